@@ -1,0 +1,1 @@
+"""The batcher and proposer roles: batches and assertions posted to L1."""

@@ -1,0 +1,1 @@
+"""Benchmarks, one per headline figure (`rollup bench NAME`)."""

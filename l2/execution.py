@@ -1,0 +1,175 @@
+"""The state transition: a block from (parent, attributes, ordered transactions).
+
+Pure with respect to its inputs: the timestamp and L1 origin come from the block's
+attributes (ultimately from the message stream), never from the executing node's clock.
+Everything is written into a `PendingWrites` overlay; nothing reaches the store until
+the chain commits the sealed block in one LMDB transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.chains.base import ChainContext
+from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth_utils import ValidationError
+
+import l2  # noqa: F401
+from l2.errors import InvalidTransaction
+from l2.predeploys import (
+    L1_INFO_ADDRESS,
+    L1_INFO_BASE_FEE_SLOT,
+    L1_INFO_HASH_SLOT,
+    L1_INFO_NUMBER_SLOT,
+)
+from l2.spec import ChainSpec
+from l2.store import LMDBStore, PendingWrites
+from l2.transactions import check_against_state
+from l2.tries import ordered_trie_root
+from l2.types import BlockAttributes, SealedBlock
+
+EMPTY_REQUESTS_HASH = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+
+
+class L2VM(PragueVM):
+    """PragueVM rules; the header is built by `make_header`, not py-evm's PoW/PoS helpers."""
+
+    extra_data_max_bytes = 32
+
+
+@dataclass
+class _GasCursor:
+    """What py-evm's make_receipt reads of a header: the gas used before this transaction."""
+
+    gas_used: int
+
+
+def make_header(spec: ChainSpec, parent: BlockHeaderAPI, attrs: BlockAttributes) -> PragueBlockHeader:
+    """The header of a child of `parent` before execution (roots and gas filled at seal)."""
+    if attrs.timestamp < parent.timestamp:
+        raise ValueError(f"timestamp {attrs.timestamp} before parent's {parent.timestamp}")
+    return PragueBlockHeader(
+        parent_hash=parent.hash,
+        uncles_hash=EMPTY_UNCLE_HASH,
+        coinbase=spec.fee_recipient,
+        state_root=parent.state_root,
+        transaction_root=BLANK_ROOT_HASH,
+        receipt_root=BLANK_ROOT_HASH,
+        bloom=0,
+        difficulty=0,
+        block_number=parent.block_number + 1,
+        gas_limit=spec.gas_limit,
+        gas_used=0,
+        timestamp=attrs.timestamp,
+        extra_data=b"",
+        # PREVRANDAO: deterministic, not random (documented in docs/state-transition.md).
+        mix_hash=parent.hash,
+        nonce=b"\x00" * 8,
+        base_fee_per_gas=spec.next_base_fee(parent.base_fee_per_gas, parent.gas_used),
+        withdrawals_root=BLANK_ROOT_HASH,
+        blob_gas_used=0,
+        excess_blob_gas=0,
+        parent_beacon_block_root=b"\x00" * 32,
+        requests_hash=EMPTY_REQUESTS_HASH,
+    )
+
+
+class BlockBuilder:
+    """Executes one block transaction by transaction; `seal` returns the sealed block.
+
+    `add` either applies a transaction completely or raises `InvalidTransaction` with the
+    state exactly as before: a block is never half-applied.
+    """
+
+    def __init__(
+        self,
+        store: LMDBStore,
+        spec: ChainSpec,
+        parent: BlockHeaderAPI,
+        attrs: BlockAttributes,
+        ancestor_hashes: Sequence[bytes],
+    ) -> None:
+        self.spec = spec
+        self.attrs = attrs
+        self.pending = PendingWrites(store)
+        self.chaindb = ChainDB(AtomicDB(self.pending))
+        self.header = make_header(spec, parent, attrs)
+        context = ChainContext(spec.chain_id)
+        self.vm = L2VM(self.header, self.chaindb, context, None)  # type: ignore[arg-type]
+        self.state: StateAPI = L2VM.build_state(self.chaindb.db, self.header, context, tuple(ancestor_hashes))
+        self.vm._state = self.state
+        self.transactions: list[SignedTransactionAPI] = []
+        self.receipts: list[ReceiptAPI] = []
+        self.gas_used = 0
+        self.bloom = 0
+        self._sealed = False
+        self._block_start()
+
+    def _block_start(self) -> None:
+        """System writes before the first transaction: EIP-2935 history and the L1 origin."""
+        self.vm.block_preprocessing(self.vm.get_block())
+        origin = self.attrs.l1_origin
+        self.state.set_storage(L1_INFO_ADDRESS, L1_INFO_NUMBER_SLOT, origin.number)
+        self.state.set_storage(L1_INFO_ADDRESS, L1_INFO_HASH_SLOT, int.from_bytes(origin.hash, "big"))
+        self.state.set_storage(L1_INFO_ADDRESS, L1_INFO_BASE_FEE_SLOT, origin.base_fee)
+        self.state.lock_changes()
+
+    @property
+    def base_fee(self) -> int:
+        return self.header.base_fee_per_gas
+
+    @property
+    def gas_left(self) -> int:
+        return self.header.gas_limit - self.gas_used
+
+    def add(self, tx: SignedTransactionAPI) -> ReceiptAPI:
+        """Apply `tx` (already decoded and stateless-checked) or raise with no state change."""
+        if self._sealed:
+            raise RuntimeError("block already sealed")
+        check_against_state(tx, self.state, self.gas_left)
+        snapshot = self.state.snapshot()
+        try:
+            computation = self.state.apply_transaction(tx)
+            receipt = self.vm.make_receipt(_GasCursor(self.gas_used), tx, computation, self.state)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            self.state.revert(snapshot)
+            raise InvalidTransaction("evm", str(exc)) from None
+        except BaseException:
+            self.state.revert(snapshot)
+            raise
+        self.state.commit(snapshot)
+        # Refunds and fees are settled: later transactions must not revert into this one.
+        self.state.lock_changes()
+        self.gas_used = receipt.gas_used
+        self.bloom |= int(receipt.bloom)
+        self.transactions.append(tx)
+        self.receipts.append(receipt)
+        return receipt
+
+    def seal(self) -> SealedBlock:
+        """Fold the state into the trie and build the final header; writes stay pending."""
+        if self._sealed:
+            raise RuntimeError("block already sealed")
+        self._sealed = True
+        self.state.persist()
+        tx_root, tx_nodes = ordered_trie_root([tx.encode() for tx in self.transactions])
+        receipt_root, receipt_nodes = ordered_trie_root([r.encode() for r in self.receipts])
+        header = self.header.copy(
+            state_root=self.state.state_root,
+            transaction_root=tx_root,
+            receipt_root=receipt_root,
+            gas_used=self.gas_used,
+            bloom=self.bloom,
+        )
+        writes = self.pending.writes
+        writes.update(tx_nodes)
+        writes.update(receipt_nodes)
+        block = PragueBlock(header, transactions=self.transactions, uncles=[], withdrawals=[])
+        self.chaindb.persist_block(block)
+        return SealedBlock(block=block, receipts=tuple(self.receipts))

@@ -1,0 +1,1 @@
+"""Operations: devnet launcher, Prometheus configuration, alert rules, dashboards."""

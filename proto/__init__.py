@@ -1,0 +1,1 @@
+"""gRPC API definitions and their generated stubs."""

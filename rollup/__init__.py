@@ -1,0 +1,1 @@
+"""The `rollup` console script: one subcommand per role."""

@@ -1,0 +1,3 @@
+from rollup.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The sequencer role: mempool, block production, JSON-RPC and gRPC servers."""

@@ -1,0 +1,1 @@
+"""The verifier role: derivation from L1, replay, divergence detection, disputes."""
