@@ -41,7 +41,9 @@ def run_l2(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
         try:
             timestamp = 1
             if workload.setup:
-                chain.build_block(BlockAttributes(timestamp, L1Origin(0)), [decode_transaction(r, spec) for r in workload.setup])
+                chain.build_block(
+                    BlockAttributes(timestamp, L1Origin(0)), [decode_transaction(r, spec) for r in workload.setup]
+                )
             gas = 0
             start = time.perf_counter()
             for raw_block in _blocks(workload.txs):
@@ -54,8 +56,8 @@ def run_l2(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
             chain.close()
 
 
-def run_pyevm(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
-    """Seconds and gas for stock py-evm MiningChain.mine_all on an in-memory AtomicDB."""
+def stock_chain(spec: ChainSpec) -> MiningChain:
+    """Stock py-evm on an in-memory AtomicDB with the same genesis allocation and predeploy code."""
     chain_class = MiningChain.configure(vm_configuration=((0, PragueVM),), chain_id=spec.chain_id)
     genesis_state = {
         address: {"balance": a.balance, "nonce": a.nonce, "code": a.code, "storage": dict(a.storage)}
@@ -73,16 +75,22 @@ def run_pyevm(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
         "extra_data": b"",
         "base_fee_per_gas": spec.genesis_base_fee,
     }
-    chain = chain_class.from_genesis(AtomicDB(), genesis_params, genesis_state)
+    return chain_class.from_genesis(AtomicDB(), genesis_params, genesis_state)
+
+
+def run_pyevm(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
+    """Seconds and gas for stock py-evm MiningChain.mine_all on an in-memory AtomicDB."""
+    chain = stock_chain(spec)
     decode: Callable[[bytes], object] = PragueTransactionBuilder.decode
+    fixed = {"gas_limit": spec.gas_limit, "coinbase": spec.fee_recipient}  # as our header: no limit drift
     timestamp = spec.genesis_timestamp + 1
     if workload.setup:
-        chain.mine_all([decode(r) for r in workload.setup], timestamp=timestamp)
+        chain.mine_all([decode(r) for r in workload.setup], timestamp=timestamp, **fixed)
     gas = 0
     start = time.perf_counter()
     for raw_block in _blocks(workload.txs):
         timestamp += 1
-        result, receipts, _ = chain.mine_all([decode(raw) for raw in raw_block], timestamp=timestamp)
+        result, receipts, _ = chain.mine_all([decode(raw) for raw in raw_block], timestamp=timestamp, **fixed)
         gas += result.imported_block.header.gas_used
     return time.perf_counter() - start, gas
 
@@ -92,8 +100,10 @@ def run_bench(txs: int | None = None) -> BenchResult:
     count = txs or DEFAULT_TXS
     base = ChainSpec(chain_id=901)
     result = BenchResult("core")
-    result.notes.append(f"backends: keccak={backends.keccak} ecc={backends.ecc}; {count} txs per workload, "
-                        f"{BLOCK_TXS} per block; ours commits each block to LMDB (fsync), baseline is in memory")
+    result.notes.append(
+        f"backends: keccak={backends.keccak} ecc={backends.ecc}; {count} txs per workload, "
+        f"{BLOCK_TXS} per block; ours commits each block to LMDB (fsync), baseline is in memory"
+    )
     for make in (eth_transfers, erc20_transfers):
         workload = make(count, base.chain_id)
         spec = workload.spec(base)

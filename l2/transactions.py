@@ -108,16 +108,16 @@ def check_stateless(tx: SignedTransactionAPI, spec: ChainSpec) -> None:
     if chain_id != spec.chain_id:
         raise InvalidTransaction("chain_id", f"chain id {chain_id} is not {spec.chain_id}")
     try:
-        tx.validate()
-    except (ValidationError, ValueError) as exc:
-        raise InvalidTransaction("encoding", f"malformed field: {exc}") from None
-    try:
         tx.check_signature_validity()
         if tx.s > SECP256K1N_HALF:
             raise ValidationError("s value above secp256k1n/2 (EIP-2)")
         tx.sender  # noqa: B018  (recovers and caches the sender)
     except Exception as exc:  # eth_keys raises BadSignature, py-evm ValidationError
         raise InvalidTransaction("signature", f"invalid signature: {exc}") from None
+    try:
+        tx.validate()
+    except (ValidationError, ValueError) as exc:
+        raise InvalidTransaction("encoding", f"malformed field: {exc}") from None
     needed = max(tx.intrinsic_gas, _floor_gas(tx))
     if tx.gas < needed:
         raise InvalidTransaction("intrinsic_gas", f"gas {tx.gas} below intrinsic gas {needed}")
