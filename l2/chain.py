@@ -18,6 +18,7 @@ from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound, TransactionNotFound
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth_typing import Address, BlockNumber, Hash32
 
 import l2  # noqa: F401
 from l2.errors import InvalidTransaction, StoreError, UnknownBlock
@@ -25,7 +26,7 @@ from l2.execution import EMPTY_REQUESTS_HASH, L2VM, BlockBuilder
 from l2.predeploys import predeploy_code
 from l2.spec import ChainSpec
 from l2.store import LMDBStore, PendingWrites, read_view
-from l2.types import BlockAttributes, Head, Heads, SealedBlock
+from l2.types import ZERO_HASH, BlockAttributes, Head, Heads, SealedBlock
 
 ANCESTOR_DEPTH = 256  # BLOCKHASH reaches back this far
 _HEAD_KEYS = {head: b"head:" + head.value.encode() for head in Head}
@@ -66,30 +67,31 @@ class L2Chain:
         db = AtomicDB(pending)
         template = PragueBlockHeader(
             difficulty=0,
-            block_number=0,
+            block_number=BlockNumber(0),
             gas_limit=self.spec.gas_limit,
             timestamp=self.spec.genesis_timestamp,
             state_root=BLANK_ROOT_HASH,
             base_fee_per_gas=self.spec.genesis_base_fee,
             withdrawals_root=BLANK_ROOT_HASH,
-            parent_beacon_block_root=b"\x00" * 32,
+            parent_beacon_block_root=ZERO_HASH,
             requests_hash=EMPTY_REQUESTS_HASH,
         )
         state = L2VM.build_state(db, template, self.context)
-        for address, account in self.spec.alloc:
+        for raw_address, account in self.spec.alloc:
+            address = Address(raw_address)
             state.set_balance(address, account.balance)
             state.set_nonce(address, account.nonce)
             if account.code:
                 state.set_code(address, account.code)
             for slot, value in account.storage:
                 state.set_storage(address, slot, value)
-        for address, code in predeploy_code().items():
-            state.set_code(address, code)
+        for predeploy, code in predeploy_code().items():
+            state.set_code(Address(predeploy), code)
         state.persist()
         header = template.copy(state_root=state.state_root, uncles_hash=EMPTY_UNCLE_HASH)
         genesis = PragueBlock(header, transactions=[], uncles=[], withdrawals=[])
         ChainDB(db).persist_block(genesis)
-        meta = {key: header.hash for key in _HEAD_KEYS.values()}
+        meta: dict[bytes, bytes | None] = {key: header.hash for key in _HEAD_KEYS.values()}
         meta[_SPEC_KEY] = self.spec.spec_hash()
         self.store.commit(pending.writes, meta)
 
@@ -148,7 +150,7 @@ class L2Chain:
         head_hash = self.store.get_meta(_HEAD_KEYS[which])
         if head_hash is None:
             raise StoreError(f"store has no {which.value} head")
-        return self.chaindb.get_block_header_by_hash(head_hash)
+        return self.chaindb.get_block_header_by_hash(Hash32(head_hash))
 
     def heads(self) -> Heads:
         return Heads(*(self.head(h) for h in (Head.UNSAFE, Head.SAFE, Head.FINALIZED)))
@@ -167,13 +169,13 @@ class L2Chain:
 
     def header_by_number(self, number: int) -> BlockHeaderAPI:
         try:
-            return self.chaindb.get_canonical_block_header_by_number(number)
+            return self.chaindb.get_canonical_block_header_by_number(BlockNumber(number))
         except HeaderNotFound:
             raise UnknownBlock(f"no block {number}") from None
 
     def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
         try:
-            return self.chaindb.get_block_header_by_hash(block_hash)
+            return self.chaindb.get_block_header_by_hash(Hash32(block_hash))
         except HeaderNotFound:
             raise UnknownBlock(f"no block 0x{block_hash.hex()}") from None
 
@@ -189,7 +191,7 @@ class L2Chain:
     def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         """(block number, index) of a canonical transaction, or None."""
         try:
-            number, index = self.chaindb.get_transaction_index(tx_hash)
+            number, index = self.chaindb.get_transaction_index(Hash32(tx_hash))
         except TransactionNotFound:
             return None
         return number, index

@@ -18,6 +18,7 @@ from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 import l2  # noqa: F401
@@ -32,9 +33,9 @@ from l2.spec import ChainSpec
 from l2.store import LMDBStore, PendingWrites
 from l2.transactions import check_against_state
 from l2.tries import ordered_trie_root
-from l2.types import BlockAttributes, SealedBlock
+from l2.types import ZERO_HASH, BlockAttributes, SealedBlock
 
-EMPTY_REQUESTS_HASH = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+EMPTY_REQUESTS_HASH = Hash32(bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
 
 
 class L2VM(PragueVM):
@@ -57,13 +58,13 @@ def make_header(spec: ChainSpec, parent: BlockHeaderAPI, attrs: BlockAttributes)
     return PragueBlockHeader(
         parent_hash=parent.hash,
         uncles_hash=EMPTY_UNCLE_HASH,
-        coinbase=spec.fee_recipient,
+        coinbase=Address(spec.fee_recipient),
         state_root=parent.state_root,
         transaction_root=BLANK_ROOT_HASH,
         receipt_root=BLANK_ROOT_HASH,
         bloom=0,
         difficulty=0,
-        block_number=parent.block_number + 1,
+        block_number=BlockNumber(parent.block_number + 1),
         gas_limit=spec.gas_limit,
         gas_used=0,
         timestamp=attrs.timestamp,
@@ -71,11 +72,11 @@ def make_header(spec: ChainSpec, parent: BlockHeaderAPI, attrs: BlockAttributes)
         # PREVRANDAO: deterministic, not random (documented in docs/state-transition.md).
         mix_hash=parent.hash,
         nonce=b"\x00" * 8,
-        base_fee_per_gas=spec.next_base_fee(parent.base_fee_per_gas, parent.gas_used),
+        base_fee_per_gas=spec.next_base_fee(parent.base_fee_per_gas or 0, parent.gas_used),
         withdrawals_root=BLANK_ROOT_HASH,
         blob_gas_used=0,
         excess_blob_gas=0,
-        parent_beacon_block_root=b"\x00" * 32,
+        parent_beacon_block_root=ZERO_HASH,
         requests_hash=EMPTY_REQUESTS_HASH,
     )
 
@@ -102,7 +103,9 @@ class BlockBuilder:
         self.header = make_header(spec, parent, attrs)
         context = ChainContext(spec.chain_id)
         self.vm = L2VM(self.header, self.chaindb, context, None)  # type: ignore[arg-type]
-        self.state: StateAPI = L2VM.build_state(self.chaindb.db, self.header, context, tuple(ancestor_hashes))
+        self.state: StateAPI = L2VM.build_state(
+            self.chaindb.db, self.header, context, tuple(Hash32(h) for h in ancestor_hashes)
+        )
         self.vm._state = self.state
         self.transactions: list[SignedTransactionAPI] = []
         self.receipts: list[ReceiptAPI] = []
@@ -122,7 +125,7 @@ class BlockBuilder:
 
     @property
     def base_fee(self) -> int:
-        return self.header.base_fee_per_gas
+        return self.header.base_fee_per_gas or 0
 
     @property
     def gas_left(self) -> int:

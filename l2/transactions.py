@@ -14,6 +14,7 @@ from eth.vm.forks.prague.transactions import (
     PragueTransactionBuilder,
     PragueTypedTransaction,
 )
+from eth_typing import Address
 from eth_utils import ValidationError
 
 import l2  # noqa: F401
@@ -49,9 +50,9 @@ RULES = (
 class _CachedSender:
     """Mixin: recover the sender once per transaction (py-evm asks for it several times)."""
 
-    _sender: bytes | None = None
+    _sender: Address | None = None
 
-    def get_sender(self) -> bytes:
+    def get_sender(self) -> Address:
         sender = self._sender
         if sender is None:
             sender = super().get_sender()  # type: ignore[misc]
@@ -60,7 +61,7 @@ class _CachedSender:
 
     def set_sender(self, sender: bytes) -> None:
         """Install a sender recovered elsewhere (e.g. by a parallel recovery pool)."""
-        self._sender = sender
+        self._sender = Address(sender)
 
 
 class L2LegacyTransaction(_CachedSender, PragueLegacyTransaction):
@@ -129,7 +130,7 @@ def check_stateless(tx: SignedTransactionAPI, spec: ChainSpec) -> None:
 
 def check_against_state(tx: SignedTransactionAPI, state: StateAPI, gas_available: int) -> None:
     """Rules that need the state the transaction would run on, and the block's gas left."""
-    base_fee = state.execution_context.base_fee_per_gas
+    base_fee = state.execution_context.base_fee_per_gas or 0
     if tx.max_fee_per_gas < base_fee:
         raise InvalidTransaction("fee_cap", f"max fee per gas {tx.max_fee_per_gas} below base fee {base_fee}")
     if tx.gas > gas_available:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI
+from eth_typing import Hash32
 
-ZERO_HASH = b"\x00" * 32
+ZERO_HASH = Hash32(b"\x00" * 32)
 
 
 @dataclass(frozen=True)
