@@ -16,6 +16,8 @@ import l2  # noqa: F401  (crypto backend selection comes first)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.cli", "run a benchmark against its baseline"),
     "contracts": ("l1.contracts_cli", "compile Solidity sources / check committed artifacts"),
+    "sequencer": ("sequencer.cli", "run the sequencer: JSON-RPC, gRPC, block production"),
+    "deploy": ("l1.deploy", "deploy the L1 contracts and write the deployment file"),
 }
 
 

@@ -1,0 +1,359 @@
+"""Typed Python bindings of the L1 contracts (Inbox, DelayedInbox, Rollup) over web3.py.
+
+Used by the batcher, proposer and verifier: they send transactions signed with a local key
+and read events as frozen dataclasses. A revert surfaces as `L1Reverted` with the name of
+the contract's custom error, decoded once here from the committed ABI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from eth_abi import decode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from eth_utils import to_canonical_address, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError
+from web3.types import TxReceipt
+
+from l1.accumulators import EMPTY_PAYLOAD_HASH, DelayedMessage
+from l1.artifacts import load_artifact
+from l2.errors import RollupError
+
+DEFAULT_TX_TIMEOUT = 120.0
+
+
+class L1Error(RollupError):
+    """An L1 transaction could not be sent or did not succeed."""
+
+
+class L1Reverted(L1Error):
+    """A contract call reverted; `error` is the custom error's name, `args` its values."""
+
+    def __init__(self, error: str, args: tuple[Any, ...] = ()) -> None:
+        super().__init__(f"reverted: {error}{args if args else ''}")
+        self.error = error
+        self.args_ = args
+
+
+def _error_table(abi: list[dict]) -> dict[bytes, tuple[str, list[str]]]:
+    table = {}
+    for item in abi:
+        if item.get("type") == "error":
+            types = [i["type"] for i in item["inputs"]]
+            selector = keccak(f"{item['name']}({','.join(types)})".encode())[:4]
+            table[selector] = (item["name"], types)
+    return table
+
+
+def decode_revert(abi: list[dict], data: bytes) -> L1Reverted:
+    """The `L1Reverted` for raw revert data (custom error, Error(string) or empty)."""
+    if len(data) < 4:
+        return L1Reverted("(no reason)")
+    selector, body = data[:4], data[4:]
+    if selector == keccak(b"Error(string)")[:4]:
+        return L1Reverted(decode(["string"], body)[0])
+    known = _error_table(abi).get(selector)
+    if known is None:
+        return L1Reverted(f"unknown error 0x{data.hex()}")
+    name, types = known
+    return L1Reverted(name, tuple(decode(types, body)))
+
+
+def _revert_data(exc: ContractLogicError) -> bytes:
+    data = exc.data
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    return b""
+
+
+class ContractBinding:
+    """A deployed contract plus the account that signs transactions to it."""
+
+    name: str = ""
+
+    def __init__(self, w3: Web3, address: str | bytes, signer: LocalAccount | str | None = None) -> None:
+        self.w3 = w3
+        self.abi = load_artifact(self.name)["abi"]
+        self.address = to_checksum_address(address)
+        self.contract: Contract = w3.eth.contract(address=self.address, abi=self.abi)
+        self.signer = Account.from_key(signer) if isinstance(signer, str) else signer
+
+    def with_signer(self, signer: LocalAccount | str) -> ContractBinding:
+        """The same contract, transactions signed by `signer`."""
+        return type(self)(self.w3, self.address, signer)
+
+    def call(self, fn: str, *args: Any) -> Any:
+        try:
+            return getattr(self.contract.functions, fn)(*args).call()
+        except ContractLogicError as exc:
+            raise decode_revert(self.abi, _revert_data(exc)) from None
+
+    def transact(self, fn: str, *args: Any, value: int = 0, gas: int | None = None) -> TxReceipt:
+        """Sign, send and wait for `fn(*args)`; raises `L1Reverted` with the decoded error."""
+        if self.signer is None:
+            raise L1Error(f"{self.name}.{fn}: no signing key configured")
+        call = getattr(self.contract.functions, fn)(*args)
+        params: dict[str, Any] = {"from": self.signer.address, "value": value}
+        try:
+            estimate = call.estimate_gas(params)
+        except ContractLogicError as exc:
+            raise decode_revert(self.abi, _revert_data(exc)) from None
+        params["gas"] = gas if gas is not None else estimate + estimate // 5
+        params["nonce"] = self.w3.eth.get_transaction_count(self.signer.address, "pending")
+        params["chainId"] = self.w3.eth.chain_id
+        tx = call.build_transaction(params)
+        signed = self.signer.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=DEFAULT_TX_TIMEOUT)
+        if receipt["status"] != 1:
+            raise L1Error(f"{self.name}.{fn} failed in block {receipt['blockNumber']} (tx 0x{bytes(tx_hash).hex()})")
+        return receipt
+
+    def _logs(self, event: str, from_block: int, to_block: int | str) -> list[Any]:
+        return list(getattr(self.contract.events, event)().get_logs(from_block=from_block, to_block=to_block))
+
+
+# -- DelayedInbox ----------------------------------------------------------------------
+
+
+def _delayed_message(args: Any) -> DelayedMessage:
+    return DelayedMessage(
+        index=args["index"],
+        sender=to_canonical_address(args["sender"]),
+        to=to_canonical_address(args["to"]),
+        value=args["value"],
+        gas_limit=args["gasLimit"],
+        l1_block_number=args["l1BlockNumber"],
+        l1_timestamp=args["l1Timestamp"],
+        data=bytes(args["data"]),
+    )
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    """A MessageDelivered event: the message, and the hash and accumulator L1 stored."""
+
+    message: DelayedMessage
+    message_hash: bytes
+    accumulator: bytes
+    l1_block_hash: bytes
+
+
+class DelayedInboxBinding(ContractBinding):
+    name = "DelayedInbox"
+
+    def deposit(self, to: str | bytes, gas_limit: int, data: bytes = b"", value: int = 0) -> TxReceipt:
+        return self.transact("depositTransaction", to_checksum_address(to), gas_limit, data, value=value)
+
+    def message_count(self) -> int:
+        return self.call("messageCount")
+
+    def accumulator(self, index: int) -> bytes:
+        return bytes(self.call("accumulators", index))
+
+    def timestamp(self, index: int) -> int:
+        return self.call("timestamps", index)
+
+    def max_gas_limit(self) -> int:
+        return self.call("maxGasLimit")
+
+    def messages(self, from_block: int = 0, to_block: int | str = "latest") -> list[DeliveredMessage]:
+        return [
+            DeliveredMessage(
+                message=_delayed_message(log["args"]),
+                message_hash=bytes(log["args"]["messageHash"]),
+                accumulator=bytes(log["args"]["accumulator"]),
+                l1_block_hash=bytes(log["blockHash"]),
+            )
+            for log in self._logs("MessageDelivered", from_block, to_block)
+        ]
+
+    def messages_in(self, receipt: TxReceipt) -> list[DeliveredMessage]:
+        """The MessageDelivered events of one receipt."""
+        return [
+            DeliveredMessage(
+                _delayed_message(ev["args"]),
+                bytes(ev["args"]["messageHash"]),
+                bytes(ev["args"]["accumulator"]),
+                bytes(ev["blockHash"]),
+            )
+            for ev in self.contract.events.MessageDelivered().process_receipt(receipt)
+        ]
+
+
+# -- Inbox -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A BatchAppended event with its payload (read from the transaction's calldata)."""
+
+    index: int
+    accumulator: bytes
+    payload_hash: bytes
+    message_root: bytes
+    message_count: int
+    delayed_read: int
+    delayed_accumulator: bytes
+    forced: bool
+    payload: bytes
+    l1_block_number: int
+    l1_block_hash: bytes
+    tx_hash: bytes
+
+
+class InboxBinding(ContractBinding):
+    name = "Inbox"
+
+    def append_batch(self, payload: bytes, message_root: bytes, message_count: int, delayed_read: int) -> TxReceipt:
+        return self.transact("appendBatch", payload, message_root, message_count, delayed_read)
+
+    def force_include(self) -> TxReceipt:
+        return self.transact("forceInclude")
+
+    def set_batcher(self, batcher: str | bytes) -> TxReceipt:
+        return self.transact("setBatcher", to_checksum_address(batcher))
+
+    def entry_count(self) -> int:
+        return self.call("entryCount")
+
+    def accumulator(self, index: int) -> bytes:
+        return bytes(self.call("accumulators", index))
+
+    def delayed_read(self) -> int:
+        return self.call("delayedRead")
+
+    def batcher(self) -> str:
+        return self.call("batcher")
+
+    def force_inclusion_delay(self) -> int:
+        return self.call("forceInclusionDelay")
+
+    def _entry(self, log: Any) -> InboxEntry:
+        args = log["args"]
+        payload = b""
+        if not args["forced"]:
+            # The batcher is an EOA calling appendBatch directly, so the payload is its calldata.
+            tx = self.w3.eth.get_transaction(log["transactionHash"])
+            _, params = self.contract.decode_function_input(tx["input"])
+            payload = bytes(params["payload"])
+            if keccak(payload) != bytes(args["payloadHash"]):
+                raise L1Error(f"inbox entry {args['index']}: calldata payload does not match its hash")
+        elif bytes(args["payloadHash"]) != EMPTY_PAYLOAD_HASH:
+            raise L1Error(f"inbox entry {args['index']}: forced entry with a non-empty payload hash")
+        return InboxEntry(
+            index=args["index"],
+            accumulator=bytes(args["accumulator"]),
+            payload_hash=bytes(args["payloadHash"]),
+            message_root=bytes(args["messageRoot"]),
+            message_count=args["messageCount"],
+            delayed_read=args["delayedRead"],
+            delayed_accumulator=bytes(args["delayedAccumulator"]),
+            forced=args["forced"],
+            payload=payload,
+            l1_block_number=log["blockNumber"],
+            l1_block_hash=bytes(log["blockHash"]),
+            tx_hash=bytes(log["transactionHash"]),
+        )
+
+    def entries(self, from_block: int = 0, to_block: int | str = "latest") -> list[InboxEntry]:
+        return [self._entry(log) for log in self._logs("BatchAppended", from_block, to_block)]
+
+    def entries_in(self, receipt: TxReceipt) -> list[InboxEntry]:
+        return [self._entry(ev) for ev in self.contract.events.BatchAppended().process_receipt(receipt)]
+
+
+# -- Rollup ----------------------------------------------------------------------------
+
+
+class AssertionStatus(IntEnum):
+    NONE = 0
+    PENDING = 1
+    CONFIRMED = 2
+    REJECTED = 3
+
+
+@dataclass(frozen=True)
+class Assertion:
+    id: int
+    parent_id: int
+    inbox_entries: int
+    l2_block_number: int
+    created_at: int
+    asserter: str
+    status: AssertionStatus
+    output_root: bytes
+    inbox_accumulator: bytes
+
+
+class RollupBinding(ContractBinding):
+    name = "Rollup"
+
+    def create_assertion(
+        self, parent_id: int, inbox_entries: int, l2_block_number: int, output_root: bytes, value: int | None = None
+    ) -> TxReceipt:
+        bond = self.bond() if value is None else value
+        return self.transact("createAssertion", parent_id, inbox_entries, l2_block_number, output_root, value=bond)
+
+    def confirm_assertion(self, assertion_id: int) -> TxReceipt:
+        return self.transact("confirmAssertion", assertion_id)
+
+    def reject_assertion(self, assertion_id: int) -> TxReceipt:
+        return self.transact("rejectAssertion", assertion_id)
+
+    def reject_descendant(self, assertion_id: int) -> TxReceipt:
+        return self.transact("rejectDescendant", assertion_id)
+
+    def set_dispute_game(self, game: str | bytes) -> TxReceipt:
+        return self.transact("setDisputeGame", to_checksum_address(game))
+
+    def set_proposer(self, proposer: str | bytes, allowed: bool) -> TxReceipt:
+        return self.transact("setProposer", to_checksum_address(proposer), allowed)
+
+    def set_permissionless(self, permissionless: bool) -> TxReceipt:
+        return self.transact("setPermissionless", permissionless)
+
+    def bond(self) -> int:
+        return self.call("bond")
+
+    def challenge_period(self) -> int:
+        return self.call("challengePeriod")
+
+    def bonds_held(self) -> int:
+        return self.call("bondsHeld")
+
+    def latest_confirmed(self) -> int:
+        return self.call("latestConfirmed")
+
+    def assertion_count(self) -> int:
+        return self.call("assertionCount")
+
+    def assertion(self, assertion_id: int) -> Assertion:
+        raw = self.call("getAssertion", assertion_id)
+        return Assertion(
+            id=assertion_id,
+            parent_id=raw[0],
+            inbox_entries=raw[1],
+            l2_block_number=raw[2],
+            created_at=raw[3],
+            asserter=raw[4],
+            status=AssertionStatus(raw[5]),
+            output_root=bytes(raw[6]),
+            inbox_accumulator=bytes(raw[7]),
+        )
+
+    def created_id(self, receipt: TxReceipt) -> int:
+        """The id of the assertion a createAssertion receipt created."""
+        events = self.contract.events.AssertionCreated().process_receipt(receipt)
+        if len(events) != 1:
+            raise L1Error(f"expected one AssertionCreated event, found {len(events)}")
+        return events[0]["args"]["id"]
+

@@ -1,0 +1,243 @@
+"""`rollup deploy`: deploy DelayedInbox, Inbox and Rollup to L1 and write the deployment file.
+
+The deployment file is what every other role reads to find L1: contract addresses, the
+L1 block to start deriving from, the L1 chain id, and the L2 chain it belongs to (spec hash
+and genesis output root), so a node pointed at the wrong chain fails at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_address, to_checksum_address
+from web3 import Web3
+from web3.types import TxReceipt
+
+from l1.artifacts import load_artifact
+from l1.bindings import DEFAULT_TX_TIMEOUT, L1Error
+from l2.devkeys import DEV_ACCOUNTS
+from l2.errors import ConfigError, RollupError
+from l2.output_root import genesis_output_root
+from l2.spec import ChainSpec, devnet_spec
+
+DEFAULT_OUT = "deployment.json"
+CONTRACT_NAMES = ("DelayedInbox", "Inbox", "Rollup")
+
+
+@dataclass(frozen=True)
+class DeployParams:
+    """Deployment-time settings of the L1 contracts (devnet defaults)."""
+
+    batcher: str | None = None  # default: the deployer
+    proposers: tuple[str, ...] = ()  # default: the deployer
+    permissionless: bool = False
+    challenge_period: int = 120  # seconds; production ~7 days
+    bond: int = 10**18  # wei
+    force_inclusion_delay: int = 600  # seconds; production ~1 day
+    max_deposit_gas_limit: int = 15_000_000
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The contents of a deployment file."""
+
+    l1_chain_id: int
+    l1_start_block_number: int
+    l1_start_block_hash: str
+    contracts: dict[str, str]
+    l2_chain_id: int
+    spec_hash: str
+    genesis_output_root: str
+    owner: str
+    batcher: str
+    proposers: list[str] = field(default_factory=list)
+    permissionless: bool = False
+    challenge_period: int = 0
+    bond: int = 0
+    force_inclusion_delay: int = 0
+    max_deposit_gas_limit: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: Path | str) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, data: Any) -> Deployment:
+        if not isinstance(data, dict):
+            raise ConfigError("deployment must be a JSON object")
+        try:
+            deployment = cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"malformed deployment: {exc}") from exc
+        missing = [name for name in CONTRACT_NAMES if not is_address(deployment.contracts.get(name, ""))]
+        if missing:
+            raise ConfigError(f"deployment lacks a valid address for {', '.join(missing)}")
+        return deployment
+
+    @classmethod
+    def load(cls, path: Path | str) -> Deployment:
+        """Read a deployment file; any problem is a ConfigError naming the file."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read deployment file {path}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"deployment file {path} is not JSON: {exc}") from exc
+        try:
+            return cls.from_json(data)
+        except ConfigError as exc:
+            raise ConfigError(f"deployment file {path}: {exc}") from exc
+
+
+def _deploy_one(w3: Web3, signer: LocalAccount, name: str, *args: Any) -> TxReceipt:
+    artifact = load_artifact(name)
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    tx = factory.constructor(*args).build_transaction(
+        {
+            "from": signer.address,
+            "nonce": w3.eth.get_transaction_count(signer.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    tx_hash = w3.eth.send_raw_transaction(signer.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=DEFAULT_TX_TIMEOUT)
+    if receipt["status"] != 1 or not receipt["contractAddress"]:
+        raise L1Error(f"deploying {name} failed (tx 0x{bytes(tx_hash).hex()})")
+    return receipt
+
+
+def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:
+    """Deploy the three contracts in order, each after the previous one's receipt."""
+    owner = signer.address
+    batcher = to_checksum_address(params.batcher or owner)
+    proposers = [to_checksum_address(p) for p in (params.proposers or (owner,))]
+    root = genesis_output_root(spec)
+    delayed = _deploy_one(w3, signer, "DelayedInbox", params.max_deposit_gas_limit)
+    inbox = _deploy_one(w3, signer, "Inbox", owner, batcher, delayed["contractAddress"], params.force_inclusion_delay)
+    rollup = _deploy_one(
+        w3,
+        signer,
+        "Rollup",
+        owner,
+        inbox["contractAddress"],
+        root,
+        params.challenge_period,
+        params.bond,
+        proposers,
+        params.permissionless,
+    )
+    return Deployment(
+        l1_chain_id=w3.eth.chain_id,
+        l1_start_block_number=delayed["blockNumber"],
+        l1_start_block_hash="0x" + bytes(delayed["blockHash"]).hex(),
+        contracts={
+            "DelayedInbox": delayed["contractAddress"],
+            "Inbox": inbox["contractAddress"],
+            "Rollup": rollup["contractAddress"],
+        },
+        l2_chain_id=spec.chain_id,
+        spec_hash="0x" + spec.spec_hash().hex(),
+        genesis_output_root="0x" + root.hex(),
+        owner=owner,
+        batcher=batcher,
+        proposers=proposers,
+        permissionless=params.permissionless,
+        challenge_period=params.challenge_period,
+        bond=params.bond,
+        force_inclusion_delay=params.force_inclusion_delay,
+        max_deposit_gas_limit=params.max_deposit_gas_limit,
+    )
+
+
+# -- command line ----------------------------------------------------------------------
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    defaults = DeployParams()
+    parser.add_argument("--l1-rpc", default="http://127.0.0.1:8545", help="L1 JSON-RPC URL (default %(default)s)")
+    parser.add_argument(
+        "--private-key", default=DEV_ACCOUNTS[0][1], help="deployer and owner key (default: dev account 0)"
+    )
+    parser.add_argument("--out", default=DEFAULT_OUT, help="deployment file to write (default %(default)s)")
+    parser.add_argument("--genesis", default=None, help="L2 genesis file (default: the devnet genesis)")
+    parser.add_argument("--batcher", default=None, help="batcher address (default: the deployer)")
+    parser.add_argument(
+        "--proposer", action="append", default=[], help="allowed proposer, repeatable (default: the deployer)"
+    )
+    parser.add_argument("--permissionless", action="store_true", help="let anyone propose assertions")
+    parser.add_argument(
+        "--challenge-period", type=int, default=defaults.challenge_period, help="seconds (default %(default)s)"
+    )
+    parser.add_argument("--bond", type=int, default=defaults.bond, help="assertion bond in wei (default %(default)s)")
+    parser.add_argument(
+        "--force-inclusion-delay",
+        type=int,
+        default=defaults.force_inclusion_delay,
+        help="seconds before anyone may force in a deposit (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-deposit-gas-limit",
+        type=int,
+        default=defaults.max_deposit_gas_limit,
+        help="largest L2 gas limit a deposit may ask for (default %(default)s)",
+    )
+
+
+def _params(args: argparse.Namespace) -> DeployParams:
+    for flag, value in [("--batcher", args.batcher), *(("--proposer", p) for p in args.proposer)]:
+        if value is not None and not is_address(value):
+            raise ConfigError(f"{flag}: {value!r} is not an address")
+    for name in ("challenge_period", "bond", "force_inclusion_delay", "max_deposit_gas_limit"):
+        if getattr(args, name) < 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
+    if args.bond == 0:
+        raise ConfigError("--bond must be positive")
+    return DeployParams(
+        batcher=args.batcher,
+        proposers=tuple(args.proposer),
+        permissionless=args.permissionless,
+        challenge_period=args.challenge_period,
+        bond=args.bond,
+        force_inclusion_delay=args.force_inclusion_delay,
+        max_deposit_gas_limit=args.max_deposit_gas_limit,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        params = _params(args)
+        try:
+            signer = Account.from_key(args.private_key)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"--private-key is not a valid secp256k1 private key ({exc})") from None
+        spec = ChainSpec.load(args.genesis) if args.genesis else devnet_spec()
+        out = Path(args.out)
+        if not out.parent.is_dir():
+            raise ConfigError(f"--out: folder {out.parent} does not exist")
+        w3 = Web3(Web3.HTTPProvider(args.l1_rpc, request_kwargs={"timeout": 30}))
+        if not w3.is_connected():
+            raise L1Error(f"cannot reach the L1 node at {args.l1_rpc}")
+        if w3.eth.get_balance(signer.address) == 0:
+            raise L1Error(f"deployer {signer.address} has no ETH on L1")
+        deployment = deploy(w3, signer, spec, params)
+        deployment.save(out)
+    except RollupError as exc:
+        print(f"rollup deploy: error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:  # L1 node went away mid-way, or answered nonsense
+        print(f"rollup deploy: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    for name, address in deployment.contracts.items():
+        print(f"{name:<13} {address}")
+    print(f"start block   {deployment.l1_start_block_number} {deployment.l1_start_block_hash}")
+    print(f"wrote {out}")
+    return 0
