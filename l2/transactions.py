@@ -109,10 +109,9 @@ def check_stateless(tx: SignedTransactionAPI, spec: ChainSpec) -> None:
     if chain_id != spec.chain_id:
         raise InvalidTransaction("chain_id", f"chain id {chain_id} is not {spec.chain_id}")
     try:
-        tx.check_signature_validity()
         if tx.s > SECP256K1N_HALF:
             raise ValidationError("s value above secp256k1n/2 (EIP-2)")
-        tx.sender  # noqa: B018  (recovers and caches the sender)
+        tx.sender  # noqa: B018  (validates v, r, s; recovers once and caches the sender)
     except Exception as exc:  # eth_keys raises BadSignature, py-evm ValidationError
         raise InvalidTransaction("signature", f"invalid signature: {exc}") from None
     try:
