@@ -7,6 +7,7 @@ import importlib
 
 BENCHES: dict[str, str] = {
     "core": "bench.core",
+    "sequencer": "bench.sequencer",
     "l1gas": "bench.l1gas",
 }
 

@@ -1,0 +1,261 @@
+"""`rollup bench sequencer`: end-to-end throughput and soft-confirmation latency over JSON-RPC.
+
+A load generator on loopback sends pre-signed ETH and ERC-20 transfers (bench.workloads) to a
+`rollup sequencer` subprocess over a few persistent HTTP connections (JSON-RPC batches of
+BATCH), and watches sealed blocks. Baseline: `bench.core.run_l2` (decode, execute, seal and
+commit the same workload through `l2`, no RPC), measured in the same run.
+Latency: single-transaction requests paced at half the measured maximum rate; send to the
+moment a polling client sees the transaction in a sealed block.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import l2  # noqa: F401
+from bench.core import run_l2
+from bench.report import BenchResult
+from bench.workloads import Workload, erc20_transfers, eth_transfers
+from l2.backends import require_fast_backends
+from l2.spec import devnet_spec
+
+DEFAULT_TXS = 2000
+BATCH = 50  # transactions per JSON-RPC batch request in the throughput phase
+CONNECTIONS = 4
+BLOCK_TIME = 1.0
+POLL_SECONDS = 0.02
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Rpc:
+    """One persistent HTTP/1.1 connection speaking JSON-RPC."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, payload: object) -> object:
+        return json.loads(self.post(json.dumps(payload).encode()))
+
+    def post(self, body: bytes) -> bytes:
+        self.conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+        return self.conn.getresponse().read()
+
+    def one(self, method: str, *params: object) -> object:
+        answer = self.call({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        assert isinstance(answer, dict)
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        return answer["result"]
+
+    def send_batch(self, raws: list[bytes]) -> None:
+        self.send_body(batch_body(raws))
+
+    def send_body(self, body: bytes) -> None:
+        answer = self.post(body)
+        if b'"error"' in answer:
+            errors = [a["error"] for a in json.loads(answer) if "error" in a]
+            raise RuntimeError(f"sequencer refused {len(errors)} transactions, first: {errors[0]}")
+
+
+def batch_body(raws: list[bytes]) -> bytes:
+    """One JSON-RPC batch of eth_sendRawTransaction, encoded before the clock starts."""
+    return json.dumps([{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + r.hex()]}
+                       for i, r in enumerate(raws)]).encode()
+
+
+class _BlockWatcher(threading.Thread):
+    """Polls for sealed blocks; records when each transaction hash was first seen included."""
+
+    def __init__(self, port: int, start_block: int) -> None:
+        super().__init__(daemon=True)
+        self.rpc = _Rpc(port)
+        self.next = start_block + 1
+        self.seen: dict[str, float] = {}
+        self.blocks: list[tuple[float, int, int]] = []  # (seen at, transactions, gas) of non-empty blocks
+        self.gas = 0
+        self.txs = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            head = int(self.rpc.one("eth_blockNumber"), 16)  # type: ignore[arg-type]
+            while self.next <= head:
+                block = self.rpc.one("eth_getBlockByNumber", hex(self.next), False)
+                now = time.perf_counter()
+                assert isinstance(block, dict)
+                for tx_hash in block["transactions"]:
+                    self.seen[tx_hash] = now
+                self.txs += len(block["transactions"])
+                self.gas += int(block["gasUsed"], 16)
+                if block["transactions"]:
+                    self.blocks.append((now, len(block["transactions"]), int(block["gasUsed"], 16)))
+                self.next += 1
+            time.sleep(POLL_SECONDS)
+
+
+def _start_sequencer(genesis: Path, datadir: Path, count: int) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rollup", "sequencer", "--log-level", "WARNING", "--genesis", str(genesis),
+         "--datadir", str(datadir), "--rpc-port", str(port), "--grpc-port", str(_free_port()),
+         "--metrics-port", str(_free_port()), "--block-time", str(BLOCK_TIME),
+         "--mempool-per-sender", str(count), "--mempool-global", str(4 * count)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("sequencer ready"):
+        proc.kill()
+        raise RuntimeError(f"sequencer did not start: {line!r}")
+    return proc, port
+
+
+def _throughput(port: int, txs: list[bytes]) -> tuple[float, int, int]:
+    """Send everything as fast as the connections allow; (seconds, transactions, gas) sustained.
+
+    Sustained: from the first send to the sealing of the last block sealed under load, i.e. the
+    final block (the tail left after the load ends, and its wait for the block tick) is left out.
+    """
+    rpc = _Rpc(port)
+    watcher = _BlockWatcher(port, int(rpc.one("eth_blockNumber"), 16))  # type: ignore[arg-type]
+    watcher.start()
+    # The load generator shares the machine with the sequencer: keep its own work minimal.
+    bodies = [batch_body(txs[i : i + BATCH]) for i in range(0, len(txs), BATCH)]
+    lanes = [bodies[i::CONNECTIONS] for i in range(CONNECTIONS)]
+    start = time.perf_counter()
+
+    def lane(mine: list[bytes]) -> None:
+        conn = _Rpc(port)
+        for body in mine:
+            conn.send_body(body)
+
+    threads = [threading.Thread(target=lane, args=(mine,)) for mine in lanes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    while watcher.txs < len(txs):
+        time.sleep(POLL_SECONDS)
+    watcher.stop.set()
+    watcher.join()
+    blocks = watcher.blocks
+    if len(blocks) < 3:
+        return max(watcher.seen.values()) - start, watcher.txs, watcher.gas
+    under_load = blocks[:-1]
+    return under_load[-1][0] - start, sum(b[1] for b in under_load), sum(b[2] for b in under_load)
+
+
+def _latency(port: int, txs: list[bytes], rate: float) -> list[float]:
+    """Send one transaction per request at `rate` per second; seconds from send to seen sealed, sorted."""
+    rpc = _Rpc(port)
+    watcher = _BlockWatcher(port, int(rpc.one("eth_blockNumber"), 16))  # type: ignore[arg-type]
+    watcher.start()
+    sent_at: dict[str, float] = {}
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.05
+    lanes = 2
+
+    def lane(k: int) -> None:
+        conn = _Rpc(port)
+        for i in range(k, len(txs), lanes):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t0 = time.perf_counter()
+            tx_hash = conn.one("eth_sendRawTransaction", "0x" + txs[i].hex())
+            with lock:
+                sent_at[str(tx_hash)] = t0
+
+    threads = [threading.Thread(target=lane, args=(k,)) for k in range(lanes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    while not all(h in watcher.seen for h in sent_at):
+        time.sleep(POLL_SECONDS)
+    watcher.stop.set()
+    watcher.join()
+    return sorted(watcher.seen[h] - t0 for h, t0 in sent_at.items())
+
+
+def _percentile(sorted_values: list[float], pct: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _halves(workload: Workload, count: int) -> tuple[Workload, list[bytes]]:
+    """The first `count` transactions as the measured workload, the rest (later nonces) for latency."""
+    return replace(workload, txs=workload.txs[:count]), workload.txs[count:]
+
+
+def run_bench(txs: int | None = None) -> BenchResult:
+    backends = require_fast_backends()
+    count = txs or DEFAULT_TXS
+    chain_id = devnet_spec().chain_id
+    eth, eth_rest = _halves(eth_transfers(count + count // 2, chain_id), count)
+    erc20, erc20_rest = _halves(erc20_transfers(count + count // 2, chain_id), count)
+    spec = erc20.spec(eth.spec(devnet_spec()))
+    result = BenchResult("sequencer")
+    raw = {w.name: run_l2(w.spec(devnet_spec()), w) for w in (eth, erc20)}
+    with tempfile.TemporaryDirectory(prefix="bench-sequencer-") as tmp:
+        genesis = Path(tmp) / "genesis.json"
+        genesis.write_text(json.dumps(spec.to_json()))
+        proc, port = _start_sequencer(genesis, Path(tmp) / "data", count)
+        try:
+            rpc = _Rpc(port)
+            rpc.send_batch(erc20.setup)
+            deadline = time.monotonic() + 60
+            while rpc.one("eth_getCode", "0x" + _token(erc20).hex(), "latest") == "0x":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("token deployment never sealed")
+                time.sleep(0.05)
+            rates = {}
+            for workload in (eth, erc20):
+                seconds, n, gas = _throughput(port, workload.txs)
+                raw_s, raw_gas = raw[workload.name]
+                raw_n = len(workload.txs)
+                rates[workload.name] = n / seconds
+                result.compare(f"{workload.name}_tx_per_s", n / seconds, raw_n / raw_s)
+                result.compare(f"{workload.name}_mgas_per_s", gas / seconds / 1e6, raw_gas / raw_s / 1e6)
+            latency_txs = [t for pair in zip(eth_rest, erc20_rest, strict=False) for t in pair]
+            half_rate = min(rates.values()) / 2
+            latencies = _latency(port, latency_txs, half_rate)
+            target = 2 * BLOCK_TIME
+            result.compare("soft_confirm_p50_s", _percentile(latencies, 50), target, higher_is_better=False)
+            result.compare("soft_confirm_p99_s", _percentile(latencies, 99), target, higher_is_better=False)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    result.notes.append(
+        f"backends: keccak={backends.keccak} ecc={backends.ecc}; {count} txs per workload through JSON-RPC "
+        f"({CONNECTIONS} connections, batches of {BATCH}), block time {BLOCK_TIME}s, each block fsynced; "
+        "sustained = first send to the last block sealed under load (the final tail block left out); "
+        "baseline: bench.core.run_l2 on the same transactions (no RPC, blocks of 400)"
+    )
+    result.notes.append(
+        f"latency: {len(latency_txs)} mixed txs, one per request, at {half_rate:.0f} tx/s (half the lower max "
+        f"rate); baseline column = target 2 x block time"
+    )
+    return result
+
+
+def _token(workload: Workload) -> bytes:
+    from bench.workloads import token_address
+
+    return token_address(workload.keys[0])

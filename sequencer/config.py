@@ -1,0 +1,111 @@
+"""Sequencer configuration: defaults, then a TOML file, then ROLLUP_SEQUENCER_* variables, then flags.
+
+Every key, its type and default live in `SequencerConfig`; docs/sequencer.md lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from l2.errors import ConfigError
+
+ENV_PREFIX = "ROLLUP_SEQUENCER_"
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    """All settings of `rollup sequencer`; a port of 0 binds a free port (tests)."""
+
+    datadir: str = "./data/sequencer"
+    genesis: str = ""  # empty: the built-in devnet genesis
+    rpc_host: str = "127.0.0.1"
+    rpc_port: int = 9545
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 9555
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 7300
+    block_time: float = 1.0  # seconds between blocks (>= 0.1); a full block seals early
+    mempool_per_sender: int = 64
+    mempool_global: int = 10_000
+    min_tip_wei: int = 0  # the pool refuses lower priority fees
+    suggested_tip_wei: int = 1_000_000  # eth_maxPriorityFeePerGas
+    rpc_max_batch: int = 1_000  # requests in one JSON-RPC batch
+    rpc_max_body_bytes: int = 8 << 20
+    logs_max_blocks: int = 10_000  # widest eth_getLogs block range
+    gas_cap: int = 50_000_000  # gas limit of eth_call / eth_estimateGas
+
+    def __post_init__(self) -> None:
+        if not 0.1 <= self.block_time <= 3600:
+            raise ConfigError(f"block_time {self.block_time} must be between 0.1 and 3600 seconds")
+        for name in ("rpc_port", "grpc_port", "metrics_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{name} {port} is not a TCP port")
+        for name in ("mempool_per_sender", "mempool_global", "rpc_max_batch", "rpc_max_body_bytes", "logs_max_blocks"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if self.min_tip_wei < 0 or self.suggested_tip_wei < 0 or self.gas_cap < 21_000:
+            raise ConfigError("min_tip_wei and suggested_tip_wei must be >= 0, gas_cap >= 21000")
+
+
+KEYS = {f.name: f for f in fields(SequencerConfig)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = type(getattr(SequencerConfig, name))
+    if isinstance(value, str) and kind is not str:
+        try:
+            return kind(value)
+        except ValueError:
+            raise ConfigError(f"{source}: {name} must be {kind.__name__}, not {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(f"{source}: {name} must be {kind.__name__}, not {value!r}")
+    return value
+
+
+def load_config(
+    path: str | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> SequencerConfig:
+    """Merge the layers; any unknown key or bad value is a ConfigError naming where it came from."""
+    values: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        section = data.get("sequencer", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"config file {path}: [sequencer] must be a table")
+        for key, value in section.items():
+            if key not in KEYS:
+                raise ConfigError(f"config file {path}: unknown key {key!r}")
+            values[key] = _coerce(key, value, f"config file {path}")
+    for var, value in (os.environ if env is None else env).items():
+        if var.startswith(ENV_PREFIX):
+            key = var[len(ENV_PREFIX) :].lower()
+            if key not in KEYS:
+                raise ConfigError(f"environment variable {var}: unknown key {key!r}")
+            values[key] = _coerce(key, value, f"environment variable {var}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, f"flag --{key.replace('_', '-')}")
+    try:
+        return SequencerConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def replace(config: SequencerConfig, **changes: Any) -> SequencerConfig:
+    return dataclasses.replace(config, **changes)
