@@ -14,6 +14,7 @@ import sys
 import l2  # noqa: F401  (crypto backend selection comes first)
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "devnet": ("ops.devnet", "run the local devnet (today: the sequencer alone)"),
     "bench": ("bench.cli", "run a benchmark against its baseline"),
     "contracts": ("l1.contracts_cli", "compile Solidity sources / check committed artifacts"),
     "sequencer": ("sequencer.cli", "run the sequencer: JSON-RPC, gRPC, block production"),
