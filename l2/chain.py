@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import ChainContext
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
+from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound, TransactionNotFound
+from eth.rlp.sedes import chain_gaps
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth_typing import Address, BlockNumber, Hash32
 
 import l2  # noqa: F401
 from l2.errors import InvalidTransaction, StoreError, UnknownBlock
-from l2.execution import EMPTY_REQUESTS_HASH, L2VM, BlockBuilder
-from l2.predeploys import predeploy_code
+from l2.execution import EMPTY_REQUESTS_HASH, L2VM, BlockBuilder, L2Block
+from l2.predeploys import L1_INFO_ADDRESS, L1_INFO_NUMBER_SLOT, predeploy_code
 from l2.spec import ChainSpec
 from l2.store import LMDBStore, PendingWrites, read_view
 from l2.types import ZERO_HASH, BlockAttributes, Head, Heads, SealedBlock
@@ -110,14 +113,51 @@ class L2Chain:
         """Start a block on the unsafe head; commit it with `commit`."""
         return BlockBuilder(self.store, self.spec, self.head(Head.UNSAFE), attrs, tuple(self._ancestors))
 
-    def commit(self, builder: BlockBuilder, sealed: SealedBlock) -> None:
-        """Write a sealed block and move the unsafe head to it, in one LMDB transaction."""
+    def commit(self, builder: BlockBuilder, sealed: SealedBlock, meta: Mapping[bytes, bytes] | None = None) -> None:
+        """Write a sealed block and move the unsafe head to it, in one LMDB transaction.
+
+        `meta` is written in the same transaction (a role's own bookkeeping per block, e.g.
+        the derivation cursor), so it can never disagree with the block after a crash.
+        """
         with self._write_lock:
             head = self.head(Head.UNSAFE)
             if sealed.header.parent_hash != head.hash:
                 raise StoreError(f"block {sealed.number} does not extend the head {head.block_number}")
-            self.store.commit(builder.pending.writes, {_HEAD_KEYS[Head.UNSAFE]: sealed.hash})
+            meta_writes: dict[bytes, bytes | None] = dict(meta or {})
+            meta_writes[_HEAD_KEYS[Head.UNSAFE]] = sealed.hash
+            self.store.commit(builder.pending.writes, meta_writes)
             self._ancestors.appendleft(sealed.hash)
+
+    def rewind(self, number: int) -> BlockHeaderAPI:
+        """Make block `number` the unsafe head again (an L1 reorg changed what follows it).
+
+        The dropped blocks stay in the store (readable by hash) but lose their number and
+        transaction lookups; safe and finalized heads above `number` come down with it.
+        """
+        with self._write_lock:
+            head = self.head(Head.UNSAFE)
+            if number >= head.block_number:
+                return head
+            target = self.header_by_number(number)
+            pending = PendingWrites(self.store)
+            db = AtomicDB(pending)
+            for n in range(number + 1, head.block_number + 1):
+                header = self.header_by_number(n)
+                for tx_hash in ChainDB._get_block_transaction_hashes(db, header):
+                    ChainDB._remove_transaction_from_canonical_chain(db, tx_hash)
+                db.delete(SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(n)))
+            db.set(SchemaV1.make_canonical_head_hash_lookup_key(), target.hash)
+            # py-evm tracks which numbers it holds; without this it looks for the dropped blocks.
+            gaps = rlp.encode(((), BlockNumber(number + 1)), sedes=chain_gaps)
+            db.set(SchemaV1.make_chain_gaps_lookup_key(), gaps)
+            db.set(SchemaV1.make_header_chain_gaps_lookup_key(), gaps)
+            meta: dict[bytes, bytes | None] = {_HEAD_KEYS[Head.UNSAFE]: target.hash}
+            for which in (Head.SAFE, Head.FINALIZED):
+                if self.head(which).block_number > number:
+                    meta[_HEAD_KEYS[which]] = target.hash
+            self.store.commit(pending.writes, meta)
+            self._load_ancestors(target)
+            return target
 
     def build_block(
         self,
@@ -180,13 +220,13 @@ class L2Chain:
             raise UnknownBlock(f"no block 0x{block_hash.hex()}") from None
 
     def block(self, header: BlockHeaderAPI) -> BlockAPI:
-        return PragueBlock.from_header(header, self.chaindb)
+        return L2Block.from_header(header, self.chaindb)
 
     def transactions(self, header: BlockHeaderAPI) -> Sequence[SignedTransactionAPI]:
-        return self.chaindb.get_block_transactions(header, PragueBlock.transaction_builder)
+        return self.chaindb.get_block_transactions(header, L2Block.transaction_builder)
 
     def receipts(self, header: BlockHeaderAPI) -> tuple[ReceiptAPI, ...]:
-        return tuple(self.chaindb.get_receipts(header, PragueBlock.receipt_builder))
+        return tuple(self.chaindb.get_receipts(header, L2Block.receipt_builder))
 
     def transaction_location(self, tx_hash: bytes) -> tuple[int, int] | None:
         """(block number, index) of a canonical transaction, or None."""
@@ -195,6 +235,10 @@ class L2Chain:
         except TransactionNotFound:
             return None
         return number, index
+
+    def l1_origin_number(self, header: BlockHeaderAPI) -> int:
+        """The L1 origin block number the L1Info predeploy holds after `header`."""
+        return self.state_at(header).get_storage(L1_INFO_ADDRESS, L1_INFO_NUMBER_SLOT)
 
     def state_at(self, header: BlockHeaderAPI) -> StateAPI:
         """A read-only view of the state after `header` (writes stay in memory)."""

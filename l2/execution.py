@@ -11,17 +11,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.abc import (
+    BlockHeaderAPI,
+    ComputationAPI,
+    MessageAPI,
+    ReceiptAPI,
+    ReceiptBuilderAPI,
+    SignedTransactionAPI,
+    StateAPI,
+    TransactionBuilderAPI,
+)
 from eth.chains.base import ChainContext
 from eth.constants import BLANK_ROOT_HASH, EMPTY_UNCLE_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
+from eth.exceptions import OutOfGas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth.vm.forks.shanghai.withdrawals import Withdrawal
+from eth.vm.message import Message
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
+from rlp.sedes import CountableList
 
 import l2  # noqa: F401
+from l2.deposits import DEPOSIT_TX_TYPE, DepositTransaction
 from l2.errors import InvalidTransaction
 from l2.predeploys import (
     L1_INFO_ADDRESS,
@@ -31,17 +46,95 @@ from l2.predeploys import (
 )
 from l2.spec import ChainSpec
 from l2.store import LMDBStore, PendingWrites
-from l2.transactions import check_against_state
+from l2.transactions import L2ReceiptBuilder, L2TransactionBuilder, check_against_state, floor_gas
 from l2.tries import ordered_trie_root
 from l2.types import ZERO_HASH, BlockAttributes, SealedBlock
 
 EMPTY_REQUESTS_HASH = Hash32(bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
 
 
+class DepositExecutor(PragueTransactionExecutor):
+    """Executes a deposit: mint `value` to the sender, bump its nonce, then call `to`.
+
+    No validity check (a deposit is never refused) and no gas bought: the gas price is 0,
+    so finalization (refund, fee, EIP-161 clearing) is the normal one with nothing paid.
+    A gas limit below the intrinsic gas (or the EIP-7623 floor) skips the call: status 0,
+    the whole gas limit used. A failed call keeps the mint and the nonce bump.
+    """
+
+    _skipped_call = False
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        pass
+
+    def build_evm_message(self, transaction: SignedTransactionAPI) -> MessageAPI:
+        state = self.vm_state
+        state.delta_balance(transaction.sender, transaction.value)
+        state.increment_nonce(transaction.sender)
+        needed = max(transaction.intrinsic_gas, floor_gas(transaction))
+        self._skipped_call = transaction.gas < needed
+        code, delegation_address = b"", None
+        if not self._skipped_call:
+            code, delegation_address = self.get_code_at_address(transaction.to)
+        return Message(
+            gas=0 if self._skipped_call else transaction.gas - transaction.intrinsic_gas,
+            to=transaction.to,
+            sender=transaction.sender,
+            value=transaction.value,
+            data=transaction.data,
+            code=code,
+            is_delegation=delegation_address is not None,
+        )
+
+    def build_computation(self, message: MessageAPI, transaction: SignedTransactionAPI) -> ComputationAPI:
+        if not self._skipped_call:
+            return super().build_computation(message, transaction)
+        computation = self.vm_state.get_computation(message, self.vm_state.get_transaction_context(transaction))
+        computation.error = OutOfGas(f"deposit gas {transaction.gas} below its intrinsic gas")
+        return computation
+
+    def finalize_computation(self, transaction: SignedTransactionAPI, computation: ComputationAPI) -> ComputationAPI:
+        computation = super().finalize_computation(transaction, computation)
+        if self._skipped_call:
+            computation.data_floor_gas = 0  # type: ignore[attr-defined]  # gas used = gas limit exactly
+        return computation
+
+
+class L2State(PragueState):
+    """Prague's state with deposits dispatched to `DepositExecutor` and charged nothing."""
+
+    def apply_transaction(self, transaction: SignedTransactionAPI) -> ComputationAPI:
+        if type(transaction) is DepositTransaction:
+            return DepositExecutor(self)(transaction)
+        return self.get_transaction_executor()(transaction)
+
+    def get_tip(self, transaction: SignedTransactionAPI) -> int:
+        # London's min(fee cap - base fee, tip) would be negative for a fee-less deposit.
+        return 0 if transaction.type_id == DEPOSIT_TX_TYPE else super().get_tip(transaction)
+
+    def get_gas_price(self, transaction: SignedTransactionAPI) -> int:
+        return 0 if transaction.type_id == DEPOSIT_TX_TYPE else super().get_gas_price(transaction)
+
+
+class L2Block(PragueBlock):
+    """Prague's block whose transactions and receipts may include deposits (0x7E)."""
+
+    transaction_builder: type[TransactionBuilderAPI] = L2TransactionBuilder
+    receipt_builder: type[ReceiptBuilderAPI] = L2ReceiptBuilder
+    fields = [
+        ("header", PragueBlockHeader),
+        ("transactions", CountableList(L2TransactionBuilder)),
+        ("uncles", CountableList(None, max_length=0)),
+        ("withdrawals", CountableList(Withdrawal)),
+    ]
+
+
 class L2VM(PragueVM):
-    """PragueVM rules; the header is built by `make_header`, not py-evm's PoW/PoS helpers."""
+    """PragueVM rules plus deposits; the header is built by `make_header`, not py-evm's helpers."""
 
     extra_data_max_bytes = 32
+    block_class = L2Block
+    _state_class = L2State
 
 
 @dataclass
@@ -129,13 +222,18 @@ class BlockBuilder:
 
     @property
     def gas_left(self) -> int:
-        return self.header.gas_limit - self.gas_used
+        # Deposits may take the block past its gas limit; then nothing else fits.
+        return max(self.header.gas_limit - self.gas_used, 0)
 
     def add(self, tx: SignedTransactionAPI) -> ReceiptAPI:
-        """Apply `tx` (already decoded and stateless-checked) or raise with no state change."""
+        """Apply `tx` (already decoded and stateless-checked) or raise with no state change.
+
+        A deposit skips the stateful rules and the block gas check: it is always applied.
+        """
         if self._sealed:
             raise RuntimeError("block already sealed")
-        check_against_state(tx, self.state, self.gas_left)
+        if type(tx) is not DepositTransaction:
+            check_against_state(tx, self.state, self.gas_left)
         snapshot = self.state.snapshot()
         try:
             computation = self.state.apply_transaction(tx)
@@ -173,6 +271,6 @@ class BlockBuilder:
         writes = self.pending.writes
         writes.update(tx_nodes)
         writes.update(receipt_nodes)
-        block = PragueBlock(header, transactions=self.transactions, uncles=[], withdrawals=[])
+        block = L2Block(header, transactions=self.transactions, uncles=[], withdrawals=[])
         self.chaindb.persist_block(block)
         return SealedBlock(block=block, receipts=tuple(self.receipts))

@@ -8,7 +8,8 @@ stateful ones against the state the transaction would execute on.
 from __future__ import annotations
 
 import rlp
-from eth.abc import SignedTransactionAPI, StateAPI
+from eth.abc import DecodedZeroOrOneLayerRLP, SignedTransactionAPI, StateAPI
+from eth.vm.forks.prague.receipts import PragueReceiptBuilder
 from eth.vm.forks.prague.transactions import (
     PragueLegacyTransaction,
     PragueTransactionBuilder,
@@ -18,6 +19,7 @@ from eth_typing import Address
 from eth_utils import ValidationError
 
 import l2  # noqa: F401
+from l2.deposits import DEPOSIT_TX_TYPE, DEPOSIT_TYPE_BYTE, DepositTransaction, L2TypedReceipt
 from l2.errors import InvalidTransaction
 from l2.spec import ChainSpec
 
@@ -73,8 +75,37 @@ class L2TypedTransaction(_CachedSender, PragueTypedTransaction):
 
 
 class L2TransactionBuilder(PragueTransactionBuilder):
+    """Prague's transactions plus deposits (0x7E), for blocks the chain itself stored.
+
+    Never the entry point of user input: `decode_transaction` refuses 0x7E before this.
+    """
+
     legacy_signed = L2LegacyTransaction
     typed_transaction = L2TypedTransaction
+
+    @classmethod
+    def decode(cls, encoded: bytes) -> SignedTransactionAPI:
+        if encoded[:1] == DEPOSIT_TYPE_BYTE:
+            return DepositTransaction.decode(encoded)
+        return super().decode(encoded)
+
+    @classmethod
+    def deserialize(cls, encoded: DecodedZeroOrOneLayerRLP) -> SignedTransactionAPI:
+        if isinstance(encoded, bytes) and encoded[:1] == DEPOSIT_TYPE_BYTE:
+            return DepositTransaction.decode(encoded)
+        return super().deserialize(encoded)
+
+    @classmethod
+    def serialize(cls, obj: SignedTransactionAPI) -> DecodedZeroOrOneLayerRLP:
+        if isinstance(obj, DepositTransaction):
+            return obj.encode()
+        return super().serialize(obj)
+
+
+class L2ReceiptBuilder(PragueReceiptBuilder):
+    """Prague's receipts plus the deposit receipt (type 0x7E)."""
+
+    typed_receipt_class = L2TypedReceipt
 
 
 def decode_transaction(raw: bytes, spec: ChainSpec) -> SignedTransactionAPI:
@@ -87,6 +118,8 @@ def decode_transaction(raw: bytes, spec: ChainSpec) -> SignedTransactionAPI:
         raise InvalidTransaction("encoding", "empty transaction")
     if raw[0] < 0x80:
         type_id = raw[0]
+        if type_id == DEPOSIT_TX_TYPE:
+            raise InvalidTransaction("tx_type", "deposit transactions (type 0x7e) come only from L1")
         if type_id == BLOB_TX_TYPE:
             raise InvalidTransaction("tx_type", "blob transactions are not supported on L2")
         if type_id not in (1, 2, SET_CODE_TX_TYPE):
@@ -118,7 +151,7 @@ def check_stateless(tx: SignedTransactionAPI, spec: ChainSpec) -> None:
         tx.validate()
     except (ValidationError, ValueError) as exc:
         raise InvalidTransaction("encoding", f"malformed field: {exc}") from None
-    needed = max(tx.intrinsic_gas, _floor_gas(tx))
+    needed = max(tx.intrinsic_gas, floor_gas(tx))
     if tx.gas < needed:
         raise InvalidTransaction("intrinsic_gas", f"gas {tx.gas} below intrinsic gas {needed}")
     if tx.gas > spec.gas_limit:
@@ -154,7 +187,8 @@ def max_cost(tx: SignedTransactionAPI) -> int:
     return tx.gas * tx.max_fee_per_gas + tx.value
 
 
-def _floor_gas(tx: SignedTransactionAPI) -> int:
+def floor_gas(tx: SignedTransactionAPI) -> int:
+    """EIP-7623: the least gas a transaction with this calldata is charged."""
     data = tx.data
     zeros = data.count(0)
     return GAS_TX + FLOOR_PER_TOKEN * (zeros + (len(data) - zeros) * STANDARD_TOKEN_COST)

@@ -6,8 +6,10 @@ from typing import Any
 
 import rlp
 from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
-from eth.vm.forks.prague.blocks import PragueBlock
 from eth_hash.auto import keccak
+
+from l2.deposits import DepositTransaction
+from l2.execution import L2Block
 
 
 def qty(value: int) -> str:
@@ -58,7 +60,7 @@ def block_json(
     header: BlockHeaderAPI, txs: tuple[SignedTransactionAPI, ...] | list[SignedTransactionAPI], full: bool
 ) -> dict[str, Any]:
     out = header_json(header)
-    out["size"] = qty(len(rlp.encode(PragueBlock(header, transactions=list(txs), uncles=[], withdrawals=[]))))
+    out["size"] = qty(len(rlp.encode(L2Block(header, transactions=list(txs), uncles=[], withdrawals=[]))))
     if full:
         out["transactions"] = [tx_json(tx, header, i) for i, tx in enumerate(txs)]
     else:
@@ -69,11 +71,37 @@ def block_json(
 
 
 def effective_gas_price(tx: SignedTransactionAPI, base_fee: int) -> int:
-    return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+    return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)  # 0 for a deposit
+
+
+def deposit_json(tx: DepositTransaction, header: BlockHeaderAPI | None, index: int | None) -> dict[str, Any]:
+    """A deposit (type 0x7e): no fee, no signature; its nonce is not recorded, so "0x0"."""
+    return {
+        "type": qty(tx.type_id),
+        "hash": data(tx.hash),
+        "nonce": "0x0",
+        "blockHash": None if header is None else data(header.hash),
+        "blockNumber": None if header is None else qty(header.block_number),
+        "transactionIndex": None if index is None else qty(index),
+        "from": address(tx.sender),
+        "to": address(tx.to),
+        "value": qty(tx.value),
+        "gas": qty(tx.gas),
+        "input": data(tx.data),
+        "gasPrice": "0x0",
+        "maxFeePerGas": "0x0",
+        "maxPriorityFeePerGas": "0x0",
+        "v": "0x0",
+        "r": "0x0",
+        "s": "0x0",
+        "sourceIndex": qty(tx.source_index),
+    }
 
 
 def tx_json(tx: SignedTransactionAPI, header: BlockHeaderAPI | None, index: int | None) -> dict[str, Any]:
     """A transaction; `header` None means pending (block fields null, gasPrice = fee cap)."""
+    if isinstance(tx, DepositTransaction):
+        return deposit_json(tx, header, index)
     type_id = tx.type_id or 0
     out: dict[str, Any] = {
         "type": qty(type_id),
