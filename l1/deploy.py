@@ -25,7 +25,7 @@ from l1.bindings import DEFAULT_TX_TIMEOUT, L1Error
 from l2.devkeys import DEV_ACCOUNTS
 from l2.errors import ConfigError, RollupError
 from l2.output_root import genesis_output_root
-from l2.spec import ChainSpec, devnet_spec
+from l2.spec import ChainSpec, load_genesis
 
 DEFAULT_OUT = "deployment.json"
 CONTRACT_NAMES = ("DelayedInbox", "Inbox", "Rollup")
@@ -83,6 +83,27 @@ class Deployment:
             raise ConfigError(f"deployment lacks a valid address for {', '.join(missing)}")
         return deployment
 
+    def connect(self, url: str, timeout: float = 10.0) -> Web3:
+        """A web3 client for the L1 at `url`, refused (ConfigError) if its chain id is not ours."""
+        w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+        try:
+            chain_id = w3.eth.chain_id
+        except Exception as exc:
+            raise ConfigError(f"cannot reach L1 at {url}: {exc}") from None
+        if chain_id != self.l1_chain_id:
+            raise ConfigError(f"L1 at {url} has chain id {chain_id}, the deployment is for {self.l1_chain_id}")
+        return w3
+
+    def chain_spec(self, genesis: str = "") -> ChainSpec:
+        """The L2 spec from `genesis` (default: the built-in devnet), refused unless it is the deployed one."""
+        spec = load_genesis(genesis)
+        if "0x" + spec.spec_hash().hex() != self.spec_hash:
+            raise ConfigError(
+                f"the genesis ({genesis or 'built-in devnet'}) has spec hash 0x{spec.spec_hash().hex()}, "
+                f"the deployment is for {self.spec_hash}"
+            )
+        return spec
+
     @classmethod
     def load(cls, path: Path | str) -> Deployment:
         """Read a deployment file; any problem is a ConfigError naming the file."""
@@ -122,7 +143,9 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
     proposers = [to_checksum_address(p) for p in (params.proposers or (owner,))]
     root = genesis_output_root(spec)
     delayed = _deploy_one(w3, signer, "DelayedInbox", params.max_deposit_gas_limit)
-    inbox = _deploy_one(w3, signer, "Inbox", owner, batcher, delayed["contractAddress"], params.force_inclusion_delay)
+    inbox = _deploy_one(
+        w3, signer, "Inbox", owner, batcher, delayed["contractAddress"], params.force_inclusion_delay, spec.chain_id
+    )
     rollup = _deploy_one(
         w3,
         signer,
@@ -219,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
             signer = Account.from_key(args.private_key)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"--private-key is not a valid secp256k1 private key ({exc})") from None
-        spec = ChainSpec.load(args.genesis) if args.genesis else devnet_spec()
+        spec = load_genesis(args.genesis)
         out = Path(args.out)
         if not out.parent.is_dir():
             raise ConfigError(f"--out: folder {out.parent} does not exist")

@@ -36,3 +36,7 @@ class InvalidTransaction(RollupError):
 
 class SlowBackendError(RollupError):
     """A pure-Python crypto backend is active where a C one is required."""
+
+
+class BatchDecodeError(RollupError):
+    """A batch payload does not decode (l2.codec); the whole batch is invalid on L1 too."""

@@ -22,4 +22,4 @@ def test_l1gas_bench_reports_every_call():
         assert data["figures"][name] >= data["baselines"][name] and 0 < data["advantage"][name] <= 1
     for name in ("deposit_eth_gas", "createAssertion_gas", "confirmAssertion_gas", "forceInclude_1_deposit_gas"):
         assert 21_000 < data["figures"][name] < 1_000_000
-    assert 0 < data["figures"]["appendBatch_96KiB_gas_above_eip7623_floor"] < 100_000
+    assert 0 < data["figures"]["appendBatch_64KiB_gas_above_eip7623_floor"] < 100_000
