@@ -60,10 +60,14 @@ class Anvil:
                 err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
                 raise AnvilUnavailable(f"anvil exited with {self._proc.returncode}: {err.strip()}")
             try:
-                if self.w3.eth.chain_id == self.chain_id:
-                    return self
+                answered = self.w3.eth.chain_id == self.chain_id
             except (OSError, ValueError):  # not listening yet
-                pass
+                answered = False
+            if answered:
+                # Another node may hold the port (free_port races): only ours staying alive counts.
+                time.sleep(0.1)
+                if self._proc.poll() is None:
+                    return self
             time.sleep(0.05)
         self.stop()
         raise AnvilUnavailable(f"anvil did not answer on {self.url} within {timeout}s")

@@ -65,7 +65,7 @@ def decode_revert(abi: list[dict], data: bytes) -> L1Reverted:
     return L1Reverted(name, tuple(decode(types, body)))
 
 
-def _revert_data(exc: ContractLogicError) -> bytes:
+def revert_data(exc: ContractLogicError) -> bytes:
     data = exc.data
     if isinstance(data, dict):
         data = data.get("data")
@@ -94,7 +94,7 @@ class ContractBinding:
         try:
             return getattr(self.contract.functions, fn)(*args).call()
         except ContractLogicError as exc:
-            raise decode_revert(self.abi, _revert_data(exc)) from None
+            raise decode_revert(self.abi, revert_data(exc)) from None
 
     def transact(self, fn: str, *args: Any, value: int = 0, gas: int | None = None) -> TxReceipt:
         """Sign, send and wait for `fn(*args)`; raises `L1Reverted` with the decoded error."""
@@ -105,7 +105,7 @@ class ContractBinding:
         try:
             estimate = call.estimate_gas(params)
         except ContractLogicError as exc:
-            raise decode_revert(self.abi, _revert_data(exc)) from None
+            raise decode_revert(self.abi, revert_data(exc)) from None
         params["gas"] = gas if gas is not None else estimate + estimate // 5
         params["nonce"] = self.w3.eth.get_transaction_count(self.signer.address, "pending")
         params["chainId"] = self.w3.eth.chain_id
@@ -210,6 +210,19 @@ class InboxEntry:
     tx_hash: bytes
 
 
+@dataclass(frozen=True)
+class BatchCheck:
+    """What the Inbox's on-chain decoder makes of a payload (`Inbox.checkBatch`).
+
+    `reason` is the BatchDecoder rule an invalid payload breaks (0 when valid).
+    """
+
+    valid: bool
+    reason: int
+    message_count: int
+    message_root: bytes
+
+
 class InboxBinding(ContractBinding):
     name = "Inbox"
 
@@ -236,6 +249,33 @@ class InboxBinding(ContractBinding):
 
     def force_inclusion_delay(self) -> int:
         return self.call("forceInclusionDelay")
+
+    def l2_chain_id(self) -> int:
+        return self.call("l2ChainId")
+
+    def mark_invalid(
+        self, index: int, payload: bytes, message_root: bytes, message_count: int, delayed_accumulator: bytes
+    ) -> TxReceipt:
+        """Prove entry `index` invalid; the other arguments are its accumulator's inputs."""
+        return self.transact("markInvalid", index, payload, message_root, message_count, delayed_accumulator)
+
+    def mark_invalid_entry(self, entry: InboxEntry) -> TxReceipt:
+        """`mark_invalid` with the inputs of an entry read from L1."""
+        return self.mark_invalid(
+            entry.index, entry.payload, entry.message_root, entry.message_count, entry.delayed_accumulator
+        )
+
+    def is_invalid(self, index: int) -> bool:
+        return self.call("invalid", index)
+
+    def check_batch(self, payload: bytes) -> BatchCheck:
+        """Run the on-chain decoder on `payload` (an eth_call; nothing is sent)."""
+        valid, reason, count, root = self.call("checkBatch", payload)
+        return BatchCheck(valid, reason, count, bytes(root))
+
+    def invalidated(self, from_block: int = 0, to_block: int | str = "latest") -> list[int]:
+        """Indices of the entries proven invalid (BatchInvalidated events) in a block range."""
+        return [log["args"]["index"] for log in self._logs("BatchInvalidated", from_block, to_block)]
 
     def _entry(self, log: Any) -> InboxEntry:
         args = log["args"]
