@@ -35,6 +35,10 @@ FLAG_HELP = {
     "rpc_max_body_bytes": "max JSON-RPC request body",
     "logs_max_blocks": "widest eth_getLogs block range",
     "gas_cap": "gas limit of eth_call and eth_estimateGas",
+    "l1_rpc": "L1 JSON-RPC URL (empty: standalone, nothing batched)",
+    "deployment": "deployment file written by `rollup deploy`",
+    "l1_confirmations": "L1 blocks the L1 origin and safe head trail the L1 head",
+    "l1_poll_interval": "seconds between reads of L1",
 }
 
 

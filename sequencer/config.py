@@ -39,6 +39,11 @@ class SequencerConfig:
     rpc_max_body_bytes: int = 8 << 20
     logs_max_blocks: int = 10_000  # widest eth_getLogs block range
     gas_cap: int = 50_000_000  # gas limit of eth_call / eth_estimateGas
+    recovery_workers: int = 1  # processes decoding transactions and recovering senders (0: in process)
+    l1_rpc: str = ""  # L1 JSON-RPC URL; empty: standalone (L1 origin 0, no deposits, never batched)
+    deployment: str = ""  # deployment file of `rollup deploy` (needed with l1_rpc)
+    l1_confirmations: int = 1  # L1 blocks the L1 origin and the safe head trail the L1 head by
+    l1_poll_interval: float = 1.0  # seconds between reads of L1
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.block_time <= 3600:
@@ -50,6 +55,12 @@ class SequencerConfig:
         for name in ("mempool_per_sender", "mempool_global", "rpc_max_batch", "rpc_max_body_bytes", "logs_max_blocks"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
+        if self.l1_rpc and not self.deployment:
+            raise ConfigError("l1_rpc needs deployment (the file written by `rollup deploy`)")
+        if self.l1_confirmations < 0 or self.l1_poll_interval <= 0:
+            raise ConfigError("l1_confirmations must be >= 0 and l1_poll_interval > 0")
+        if not 0 <= self.recovery_workers <= 64:
+            raise ConfigError(f"recovery_workers {self.recovery_workers} must be between 0 and 64")
         if self.min_tip_wei < 0 or self.suggested_tip_wei < 0 or self.gas_cap < 21_000:
             raise ConfigError("min_tip_wei and suggested_tip_wei must be >= 0, gas_cap >= 21000")
 

@@ -12,10 +12,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from eth.abc import SignedTransactionAPI
+from eth.abc import SignedTransactionAPI, StateAPI
+from eth_typing import Address
 
+from l2.chain import L2Chain
 from l2.errors import InvalidTransaction
 from l2.transactions import max_cost
+from l2.types import Head
 
 # Reasons the pool itself rejects or drops a transaction (beyond l2.transactions.RULES).
 POOL_REASONS = ("already_known", "underpriced_replacement", "sender_cap", "pool_full", "underpriced")
@@ -25,6 +28,28 @@ DEFAULT_PER_SENDER = 64
 DEFAULT_GLOBAL = 10_000
 
 AccountReader = Callable[[bytes], tuple[int, int]]  # sender -> (nonce, balance) at the head
+
+
+class HeadAccounts:
+    """The pool's `AccountReader` over a chain: one state view per unsafe head.
+
+    Building a state view costs ~0.6 ms, reading an account from it ~2 us; the pool reads
+    every pooled sender after each block and each new sender on arrival. Called under the
+    pool's lock only.
+    """
+
+    def __init__(self, chain: L2Chain) -> None:
+        self.chain = chain
+        self._head_hash = b""
+        self._state: StateAPI | None = None
+
+    def __call__(self, sender: bytes) -> tuple[int, int]:
+        head = self.chain.head(Head.UNSAFE)
+        if self._state is None or head.hash != self._head_hash:
+            self._state = self.chain.state_at(head)
+            self._head_hash = head.hash
+        address = Address(sender)
+        return self._state.get_nonce(address), self._state.get_balance(address)
 
 
 class PoolRejection(InvalidTransaction):
@@ -158,6 +183,11 @@ class Mempool:
 
     def get(self, tx_hash: bytes) -> PoolTx | None:
         return self._by_hash.get(tx_hash)
+
+    def pending_transaction(self, tx_hash: bytes) -> SignedTransactionAPI | None:
+        """A pooled transaction by hash (`l2.rpc.PendingView`: eth_getTransactionByHash)."""
+        entry = self._by_hash.get(tx_hash)
+        return None if entry is None else entry.tx
 
     def next_nonce(self, sender: bytes) -> int | None:
         """The nonce after the sender's pending run, or None when the pool holds nothing of it."""

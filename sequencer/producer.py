@@ -17,8 +17,12 @@ from typing import Protocol
 from eth.abc import BlockHeaderAPI
 
 from l2.chain import L2Chain
+from l2.codec import MAX_DECOMPRESSED_BYTES
+from l2.deposits import deposit_transaction
 from l2.errors import InvalidTransaction
+from l2.predeploys import L1_INFO_ADDRESS, L1_INFO_BASE_FEE_SLOT, L1_INFO_HASH_SLOT
 from l2.types import BlockAttributes, Head, L1Origin, SealedBlock
+from sequencer.l1_follower import L1Snapshot
 from sequencer.mempool import Mempool
 from sequencer.metrics import SequencerMetrics
 
@@ -29,17 +33,34 @@ MIN_GAS = 21_000
 HOLD_RULES = frozenset({"fee_cap", "gas_limit", "nonce_too_high"})
 
 
-class L1OriginSource(Protocol):
-    """Where a new block's L1 origin comes from (the L1 connection plugs in here later)."""
+# A block must fit one batch (blocks never span inbox entries): its signed transactions stay
+# below the codec's decompressed cap, with room for the block's own columns.
+MAX_BLOCK_TX_BYTES = MAX_DECOMPRESSED_BYTES - 4096
+MAX_DEPOSITS_PER_BLOCK = 64  # keeps a burst of deposits from stretching one block's build time
+NEXT_DELAYED_KEY = b"sequencer:next_delayed"
 
-    def origin(self, parent: BlockHeaderAPI) -> L1Origin: ...
+
+class L1Source(Protocol):
+    """The sequencer's L1 view (sequencer.l1_follower.L1Follower); absent in standalone mode."""
+
+    next_delayed: int
+
+    def snapshot(self) -> L1Snapshot: ...
 
 
-class GenesisL1Origin:
-    """Until the L1 connection exists: every block builds on L1 block 0."""
+L1OriginSource = L1Source  # the name service.py still uses
 
-    def origin(self, parent: BlockHeaderAPI) -> L1Origin:
-        return L1Origin(0)
+
+class StandaloneL1:
+    """No L1 connection (tests, benchmarks): every block builds on L1 block 0, no deposits.
+
+    A chain built this way cannot be derived back from a real L1, whose block 0 has a hash.
+    """
+
+    next_delayed = 0
+
+    def snapshot(self) -> L1Snapshot:
+        return L1Snapshot(L1Origin(0), ())
 
 
 @dataclass
@@ -58,14 +79,17 @@ class BlockProducer:
         mempool: Mempool,
         metrics: SequencerMetrics,
         block_time: float,
-        l1_origin: L1OriginSource | None = None,
+        l1: L1Source | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.chain = chain
         self.mempool = mempool
         self.metrics = metrics
         self.block_time = block_time
-        self.l1_origin = l1_origin or GenesisL1Origin()
+        self.l1 = l1 or StandaloneL1()
+        stored = chain.store.get_meta(NEXT_DELAYED_KEY)
+        self.l1.next_delayed = int.from_bytes(stored, "big") if stored else 0
+        self._origin_number = chain.l1_origin_number(chain.head(Head.UNSAFE))
         self.clock = clock
         self.paused = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-builder")
@@ -81,9 +105,24 @@ class BlockProducer:
         parent = self.chain.head(Head.UNSAFE)
         # The one place wall-clock time enters: the block records it, never below the parent's.
         timestamp = max(int(self.clock()), parent.timestamp)
-        builder = self.chain.open_block(BlockAttributes(timestamp, self.l1_origin.origin(parent)))
+        snapshot = self.l1.snapshot()
+        origin = snapshot.origin
+        if origin.number < self._origin_number:  # L1 reorged deeper than our confirmations: keep ours
+            origin = L1Origin(self._origin_number, *self._parent_origin_facts(parent))
+        builder = self.chain.open_block(BlockAttributes(timestamp, origin))
+        next_delayed = self.l1.next_delayed
+        for queued in snapshot.deposits:
+            if queued.deposit.index < next_delayed:
+                continue
+            if queued.deposit.index > next_delayed or queued.l1_block_number > origin.number:
+                break
+            if next_delayed - self.l1.next_delayed >= MAX_DEPOSITS_PER_BLOCK:
+                break
+            builder.add(deposit_transaction(queued.deposit))
+            next_delayed += 1
         dropped: list[tuple[bytes, str]] = []
         blocked: set[bytes] = set()  # senders whose next nonce could not go in this block
+        bytes_left = MAX_BLOCK_TX_BYTES
         for entry in self.mempool.select(builder.base_fee):
             if builder.gas_left < MIN_GAS:
                 break
@@ -92,8 +131,16 @@ class BlockProducer:
             if entry.tx.gas > builder.gas_left:
                 blocked.add(entry.sender)
                 continue
+            size = len(entry.tx.encode())
+            if size > bytes_left:
+                blocked.add(entry.sender)
+                if size > MAX_BLOCK_TX_BYTES:
+                    dropped.append((entry.hash, "oversize"))
+                    log.info("dropped tx 0x%s: %d bytes can never fit one batch", entry.hash.hex(), size)
+                continue
             try:
                 builder.add(entry.tx)
+                bytes_left -= size
             except InvalidTransaction as exc:
                 blocked.add(entry.sender)
                 if exc.rule not in HOLD_RULES:
@@ -104,13 +151,31 @@ class BlockProducer:
         # Commit and pool update under the pool's lock: no submission is checked against the
         # old head's nonces once the new head is visible.
         with self.mempool.lock:
-            self.chain.commit(builder, sealed)
+            self.chain.commit(builder, sealed, {NEXT_DELAYED_KEY: next_delayed.to_bytes(8, "big")})
             removed = self.mempool.on_new_head(next_base_fee, (h for h, _ in dropped))
+        self.l1.next_delayed = next_delayed
+        self._origin_number = origin.number
+        self._move_heads(snapshot, sealed.number)
         for _, rule in dropped:
             self.metrics.drop(rule)
         for _ in removed:
             self.metrics.drop("insufficient_funds")
         return BuildResult(sealed, dropped, time.perf_counter() - start)
+
+    def _move_heads(self, snapshot: L1Snapshot, head: int) -> None:
+        """Safe and finalized heads follow L1 (batched blocks, confirmed assertions)."""
+        heads = self.chain.heads()
+        for which, number, current in (
+            (Head.SAFE, min(snapshot.safe_block, head), heads.safe.block_number),
+            (Head.FINALIZED, min(snapshot.finalized_block, snapshot.safe_block, head), heads.finalized.block_number),
+        ):
+            if number > current:
+                self.chain.set_head(which, self.chain.header_by_number(number).hash)
+
+    def _parent_origin_facts(self, parent: BlockHeaderAPI) -> tuple[bytes, int]:
+        state = self.chain.state_at(parent)
+        origin_hash = state.get_storage(L1_INFO_ADDRESS, L1_INFO_HASH_SLOT).to_bytes(32, "big")
+        return origin_hash, state.get_storage(L1_INFO_ADDRESS, L1_INFO_BASE_FEE_SLOT)
 
     # -- asyncio loop -------------------------------------------------------------------
 

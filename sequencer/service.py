@@ -11,21 +11,38 @@ from pathlib import Path
 
 from aiohttp import web
 
+from l1.bindings import RollupBinding
+from l1.deploy import Deployment
+from l1.inbox_reader import InboxReader
 from l2.backends import require_fast_backends
 from l2.chain import L2Chain
-from l2.spec import ChainSpec, devnet_spec
+from l2.spec import ChainSpec, load_genesis
 from l2.types import Head
 from sequencer.config import SequencerConfig
-from sequencer.mempool import Mempool
+from sequencer.l1_follower import L1Follower
+from sequencer.mempool import HeadAccounts, Mempool
 from sequencer.metrics import SequencerMetrics
 from sequencer.producer import BlockProducer, L1OriginSource
-from sequencer.rpc import JsonRpc
+from sequencer.recovery import SenderRecovery
+from sequencer.rpc import sequencer_rpc
 
 log = logging.getLogger(__name__)
 
 
 def load_spec(config: SequencerConfig) -> ChainSpec:
-    return ChainSpec.load(config.genesis) if config.genesis else devnet_spec()
+    """The chain spec; with an L1 deployment it must be the deployed one (ConfigError otherwise)."""
+    if config.deployment:
+        return Deployment.load(config.deployment).chain_spec(config.genesis)
+    return load_genesis(config.genesis)
+
+
+def follow_l1(config: SequencerConfig, spec: ChainSpec) -> L1Follower:
+    """The L1 view of a sequencer that has an L1 (origins, deposits, safe and finalized heads)."""
+    deployment = Deployment.load(config.deployment)
+    w3 = deployment.connect(config.l1_rpc)
+    reader = InboxReader(w3, deployment, confirmations=config.l1_confirmations)
+    rollup = RollupBinding(w3, deployment.contracts["Rollup"])
+    return L1Follower(reader, spec.chain_id, rollup, config.l1_confirmations, config.l1_poll_interval)
 
 
 class Sequencer:
@@ -39,27 +56,30 @@ class Sequencer:
         self.metrics_port = config.metrics_port
         self._runners: list[web.AppRunner] = []
         self._grpc = None
+        self.follower: L1Follower | None = None
 
     async def start(self) -> None:
         require_fast_backends()
         Path(self.config.datadir).mkdir(parents=True, exist_ok=True)
         chain = self.chain = L2Chain.open(self.config.datadir, self.spec)
 
-        def read_account(sender: bytes) -> tuple[int, int]:
-            state = chain.state_at(chain.head(Head.UNSAFE))
-            return state.get_nonce(sender), state.get_balance(sender)
-
         head = chain.head(Head.UNSAFE)
         self.mempool = Mempool(
-            read_account,
+            HeadAccounts(chain),
             self.spec.next_base_fee(head.base_fee_per_gas, head.gas_used),
             per_sender=self.config.mempool_per_sender,
             global_cap=self.config.mempool_global,
             min_tip=self.config.min_tip_wei,
         )
         self.metrics = SequencerMetrics()
+        if self.l1_origin is None and self.config.l1_rpc:
+            self.follower = follow_l1(self.config, self.spec)
+            self.follower.start()
+            self.l1_origin = self.follower
         self.producer = BlockProducer(chain, self.mempool, self.metrics, self.config.block_time, self.l1_origin)
-        self.rpc = JsonRpc(chain, self.mempool, self.producer, self.metrics, self.config)
+        self.recovery = SenderRecovery(self.spec, self.config.recovery_workers)
+        self.recovery.start()
+        self.rpc = sequencer_rpc(chain, self.mempool, self.producer, self.metrics, self.config, self.recovery)
         self.producer.update_gauges()
         log.info("chain %d at block %d (0x%s)", self.spec.chain_id, head.block_number, head.hash.hex())
 
@@ -76,6 +96,8 @@ class Sequencer:
         )
 
     async def stop(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
         if self._grpc is not None:
             await self._grpc.stop(grace=0.5)
         for runner in self._runners:
@@ -83,7 +105,9 @@ class Sequencer:
         if hasattr(self, "producer"):
             await self.producer.stop()
         if hasattr(self, "rpc"):
-            self.rpc.readers.shutdown(wait=True)
+            self.rpc.close()
+        if hasattr(self, "recovery"):
+            self.recovery.close()
         if self.chain is not None:
             self.chain.close()
             self.chain = None

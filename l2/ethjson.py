@@ -1,15 +1,18 @@
-"""The Ethereum JSON-RPC shapes (as geth prints them) of blocks, transactions, receipts and logs."""
+"""The Ethereum JSON-RPC shapes (as geth prints them) of blocks, transactions, receipts and logs.
+
+Shared by every node's JSON-RPC (`l2.rpc`) and by tools that print chain data.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import rlp
-from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, LegacyTransactionFieldsAPI, ReceiptAPI, SignedTransactionAPI
 from eth_hash.auto import keccak
 
 from l2.deposits import DepositTransaction
-from l2.execution import L2Block
 
 
 def qty(value: int) -> str:
@@ -22,6 +25,10 @@ def data(value: bytes) -> str:
 
 def address(value: bytes) -> str:
     return "0x" + bytes(value).hex()
+
+
+def _optional(value: bytes | None) -> str | None:
+    return None if value is None else data(value)
 
 
 def bloom(value: int) -> str:
@@ -47,27 +54,47 @@ def header_json(header: BlockHeaderAPI) -> dict[str, Any]:
         "gasLimit": qty(header.gas_limit),
         "gasUsed": qty(header.gas_used),
         "timestamp": qty(header.timestamp),
-        "baseFeePerGas": qty(header.base_fee_per_gas),
-        "withdrawalsRoot": data(header.withdrawals_root),
+        "baseFeePerGas": qty(header.base_fee_per_gas or 0),
+        "withdrawalsRoot": _optional(header.withdrawals_root),
         "blobGasUsed": qty(header.blob_gas_used),
         "excessBlobGas": qty(header.excess_blob_gas),
-        "parentBeaconBlockRoot": data(header.parent_beacon_block_root),
-        "requestsHash": data(header.requests_hash),
+        "parentBeaconBlockRoot": _optional(header.parent_beacon_block_root),
+        "requestsHash": _optional(getattr(header, "requests_hash", None)),  # Prague headers only
     }
 
 
 def block_json(
-    header: BlockHeaderAPI, txs: tuple[SignedTransactionAPI, ...] | list[SignedTransactionAPI], full: bool
+    header: BlockHeaderAPI, txs: Sequence[SignedTransactionAPI] | Sequence[bytes], full: bool
 ) -> dict[str, Any]:
+    """A block; `txs` decoded, or (enough when not `full`) as their encodings, which need no decoding."""
+    encoded = [tx if isinstance(tx, bytes) else tx.encode() for tx in txs]
     out = header_json(header)
-    out["size"] = qty(len(rlp.encode(L2Block(header, transactions=list(txs), uncles=[], withdrawals=[]))))
+    out["size"] = qty(block_size(header, encoded))
     if full:
-        out["transactions"] = [tx_json(tx, header, i) for i, tx in enumerate(txs)]
+        out["transactions"] = [
+            tx_json(tx, header, i) for i, tx in enumerate(txs) if isinstance(tx, SignedTransactionAPI)
+        ]
+        if len(out["transactions"]) != len(encoded):
+            raise TypeError("full transaction objects need decoded transactions")
     else:
-        out["transactions"] = [data(tx.hash) for tx in txs]
+        out["transactions"] = [data(keccak(e)) for e in encoded]
     out["uncles"] = []
     out["withdrawals"] = []
     return out
+
+
+def block_size(header: BlockHeaderAPI, encoded_txs: Sequence[bytes]) -> int:
+    """Bytes of the block's RLP, [header, transactions, uncles (empty), withdrawals (empty)].
+
+    A legacy transaction is an RLP list inside the block, a typed one (incl. a deposit) an
+    RLP string of its encoding.
+    """
+    txs = sum(len(e) if e[0] >= 0xC0 else len(rlp.encode(e)) for e in encoded_txs)
+    return _rlp_list_length(len(rlp.encode(header)) + _rlp_list_length(txs) + 2)
+
+
+def _rlp_list_length(payload: int) -> int:
+    return payload + 1 if payload < 56 else payload + 1 + (payload.bit_length() + 7) // 8
 
 
 def effective_gas_price(tx: SignedTransactionAPI, base_fee: int) -> int:
@@ -117,13 +144,13 @@ def tx_json(tx: SignedTransactionAPI, header: BlockHeaderAPI | None, index: int 
         "input": data(tx.data),
         "r": qty(tx.r),
         "s": qty(tx.s),
-        "chainId": qty(tx.chain_id),
+        "chainId": None if tx.chain_id is None else qty(tx.chain_id),
     }
     if type_id == 0:
         out["gasPrice"] = qty(tx.gas_price)
-        out["v"] = qty(tx.v)
+        out["v"] = qty(cast(LegacyTransactionFieldsAPI, tx).v)
     else:
-        price = tx.max_fee_per_gas if header is None else effective_gas_price(tx, header.base_fee_per_gas)
+        price = tx.max_fee_per_gas if header is None else effective_gas_price(tx, header.base_fee_per_gas or 0)
         out["gasPrice"] = qty(price)
         out["v"] = qty(tx.y_parity)
         out["yParity"] = qty(tx.y_parity)
@@ -154,7 +181,7 @@ def contract_address(sender: bytes, nonce: int) -> bytes:
 
 
 def receipts_json(
-    header: BlockHeaderAPI, txs: tuple[SignedTransactionAPI, ...] | list[SignedTransactionAPI],
+    header: BlockHeaderAPI, txs: Sequence[SignedTransactionAPI],
     receipts: tuple[ReceiptAPI, ...],
 ) -> list[dict[str, Any]]:
     """All receipts of a block (gasUsed and logIndex need the ones before)."""
@@ -177,7 +204,7 @@ def receipts_json(
                 "to": address(tx.to) if tx.to else None,
                 "cumulativeGasUsed": qty(receipt.gas_used),
                 "gasUsed": qty(receipt.gas_used - prev_gas),
-                "effectiveGasPrice": qty(effective_gas_price(tx, header.base_fee_per_gas)),
+                "effectiveGasPrice": qty(effective_gas_price(tx, header.base_fee_per_gas or 0)),
                 "contractAddress": None if tx.to else address(contract_address(tx.sender, tx.nonce)),
                 "logs": logs,
                 "logsBloom": bloom(int(receipt.bloom)),
