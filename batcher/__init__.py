@@ -1,1 +1,1 @@
-"""The batcher and proposer roles: batches and assertions posted to L1."""
+"""The batcher (compressed batches to the L1 Inbox) and the proposer (assertions with a bond)."""

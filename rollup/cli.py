@@ -14,11 +14,14 @@ import sys
 import l2  # noqa: F401  (crypto backend selection comes first)
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "devnet": ("ops.devnet", "run the local devnet (today: the sequencer alone)"),
+    "devnet": ("ops.devnet", "run the local devnet: anvil, contracts, sequencer, batcher, proposer, verifier"),
     "bench": ("bench.cli", "run a benchmark against its baseline"),
     "contracts": ("l1.contracts_cli", "compile Solidity sources / check committed artifacts"),
     "sequencer": ("sequencer.cli", "run the sequencer: JSON-RPC, gRPC, block production"),
     "deploy": ("l1.deploy", "deploy the L1 contracts and write the deployment file"),
+    "batcher": ("batcher.cli", "run the batcher: the sequencer's blocks, compressed, to the L1 Inbox"),
+    "proposer": ("batcher.proposer_cli", "run the proposer: replay from L1, post output roots with a bond"),
+    "verifier": ("verifier.cli", "run a verifier: derive the chain from L1, check assertions, read-only JSON-RPC"),
 }
 
 

@@ -1,0 +1,196 @@
+"""The batcher: whole L2 blocks from the sequencer, compressed into batches, appended to the Inbox.
+
+One batch in flight at a time: the next is built only once the previous one is confirmed
+on L1 (or known lost), so the position recovered from L1 is always the truth. Before each
+batch it checks L1 still holds what it counted; after a reorg it recovers and re-posts.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+
+from web3 import Web3
+
+from batcher.blocks import BatchedBlock, block_messages
+from batcher.feed import BlockFeed
+from batcher.metrics import BatcherMetrics
+from batcher.position import Position, recover_position, still_on_l1
+from batcher.service import wait_idle
+from l1.bindings import L1Error
+from l1.inbox_reader import InboxReader
+from l1.transactions import L1Transactor
+from l2.codec import MAX_PAYLOAD_BYTES, encode_batch
+from l2.messages import Message, message_root
+
+log = logging.getLogger(__name__)
+
+
+class Batch:
+    """The encoded form of consecutive blocks, ready for appendBatch."""
+
+    def __init__(self, blocks: list[BatchedBlock], chain_id: int, delayed_read: int) -> None:
+        self.blocks = blocks
+        self.messages: list[Message] = [m for b in blocks for m in b.messages]
+        self.payload = encode_batch(self.messages, chain_id)
+        self.root = message_root(self.messages)
+        last = [b.last_delayed for b in blocks if b.last_delayed is not None]
+        self.delayed_read = max(delayed_read, last[-1] + 1) if last else delayed_read
+        self.raw_bytes = sum(b.raw_bytes for b in blocks)
+
+
+class Batcher:
+    def __init__(
+        self,
+        w3: Web3,
+        reader: InboxReader,
+        transactor: L1Transactor,
+        feed: BlockFeed,
+        metrics: BatcherMetrics,
+        chain_id: int,
+        max_batch_bytes: int = 0,
+        max_batch_age: float = 6.0,
+    ) -> None:
+        self.w3 = w3
+        self.reader = reader
+        self.inbox = reader.inbox
+        self.transactor = transactor
+        self.feed = feed
+        self.metrics = metrics
+        self.chain_id = chain_id
+        self.max_batch_bytes = min(max_batch_bytes or MAX_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES)
+        self.max_batch_age = max_batch_age
+        self.position = Position(0, 0, 0, b"")
+        self.pending: deque[BatchedBlock] = deque()
+        self._oldest_at: float | None = None  # when the oldest pending block arrived
+
+    # -- position ---------------------------------------------------------------------
+
+    def recover(self) -> None:
+        """Wait for our own in-flight L1 transactions, then count what L1 holds."""
+        wait_idle(self.transactor)
+        self.transactor.resync()  # L1 may have lost what we had settled (deep reorg)
+        self.position = recover_position(self.reader, self.chain_id)
+        log.info(
+            "batcher position from L1: %d inbox entries, L2 blocks up to %d batched, %d delayed messages read",
+            self.position.entries, self.position.last_block, self.position.delayed_read,
+        )
+        self.pending.clear()
+        self._oldest_at = None
+        self.feed.restart(self.position.last_block + 1)
+        self.metrics.last_batched.set(self.position.last_block)
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
+        self.recover()
+        while not stop.is_set():
+            try:
+                self.tick(poll_interval)
+            except L1Error as exc:
+                self.metrics.failed.inc()
+                log.error("batch not posted: %s; recovering the position from L1", exc)
+                stop.wait(poll_interval)
+                self._safe_recover(stop, poll_interval)
+            self.metrics.update_transactor(self.transactor)
+
+    def _safe_recover(self, stop: threading.Event, poll_interval: float) -> None:
+        while not stop.is_set():
+            try:
+                self.recover()
+                return
+            except Exception as exc:  # L1 down: keep trying, never exit
+                log.warning("cannot recover the batcher position yet: %s", exc)
+                stop.wait(poll_interval * 4)
+
+    def tick(self, wait: float) -> bool:
+        """Take new blocks, post a batch if one is due; True if a batch was posted."""
+        self._take_blocks(wait)
+        if not self.pending:
+            return False
+        now = time.monotonic()
+        due = self._oldest_at is not None and now - self._oldest_at >= self.max_batch_age
+        batch = self._fill()
+        full = len(batch.blocks) < len(self.pending)
+        if not (due or full):
+            return False
+        if not still_on_l1(self.reader, self.position):
+            log.warning("inbox on L1 changed under the batcher (reorg or another writer): recovering")
+            self.recover()
+            return False
+        self._post(batch)
+        return True
+
+    def _take_blocks(self, wait: float) -> None:
+        expected = self.position.last_block + len(self.pending) + 1
+        deadline = time.monotonic() + wait
+        while True:
+            timeout = deadline - time.monotonic()
+            try:
+                block = self.feed.blocks.get(timeout=timeout) if timeout > 0 else self.feed.blocks.get_nowait()
+            except queue.Empty:
+                break
+            if block.number != expected:
+                continue  # a block from before a restart of the feed
+            if self.pending and bytes(block.parent_hash) != self.pending[-1].hash:
+                log.warning("sequencer block %d does not extend %d: re-reading", block.number, block.number - 1)
+                self.feed.restart(self.position.last_block + 1)
+                self.pending.clear()
+                self._oldest_at = None
+                return
+            if self._oldest_at is None:
+                self._oldest_at = time.monotonic()
+            self.pending.append(block_messages(block))
+            expected += 1
+        self.metrics.pending_blocks.set(len(self.pending))
+
+    def _fill(self) -> Batch:
+        """The longest prefix of pending blocks whose payload fits (binary search on encodings)."""
+        blocks = list(self.pending)
+        whole = Batch(blocks, self.chain_id, self.position.delayed_read)
+        if len(whole.payload) <= self.max_batch_bytes:
+            return whole
+        lo, hi = 1, len(blocks) - 1  # the answer is in [lo, hi]; one block must always fit
+        best = Batch(blocks[:1], self.chain_id, self.position.delayed_read)
+        if len(best.payload) > self.max_batch_bytes:
+            raise L1Error(f"L2 block {blocks[0].number} alone exceeds the batch limit ({len(best.payload)} bytes)")
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            candidate = Batch(blocks[:mid], self.chain_id, self.position.delayed_read)
+            if len(candidate.payload) <= self.max_batch_bytes:
+                lo, best = mid, candidate
+            else:
+                hi = mid - 1
+        return best
+
+    def _post(self, batch: Batch) -> None:
+        first, last = batch.blocks[0].number, batch.blocks[-1].number
+        data = self.inbox.contract.encode_abi(
+            "appendBatch", args=[batch.payload, batch.root, len(batch.messages), batch.delayed_read]
+        )
+        started = time.monotonic()
+        receipt = self.transactor.send(self.inbox.address, bytes.fromhex(data[2:]))
+        entries = self.inbox.entries_in(receipt.raw)
+        if len(entries) != 1 or entries[0].index != self.position.entries:
+            found = [e.index for e in entries]
+            raise L1Error(f"batch landed as entries {found}, expected entry {self.position.entries}")
+        entry = entries[0]
+        self.position = Position(self.position.entries + 1, last, batch.delayed_read, entry.accumulator)
+        for _ in batch.blocks:
+            self.pending.popleft()
+        self._oldest_at = time.monotonic() if self.pending else None
+        m = self.metrics
+        m.posted.inc()
+        m.bytes_in.inc(batch.raw_bytes)
+        m.bytes_out.inc(len(batch.payload))
+        m.ratio.set(batch.raw_bytes / len(batch.payload) if batch.payload else 0)
+        m.last_batched.set(last)
+        m.pending_blocks.set(len(self.pending))
+        log.info(
+            "posted inbox entry %d: L2 blocks %d..%d, %d messages, %d -> %d bytes, L1 block %d, %.1f s",
+            entry.index, first, last, len(batch.messages), batch.raw_bytes, len(batch.payload),
+            entry.l1_block_number, time.monotonic() - started,
+        )
