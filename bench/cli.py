@@ -9,6 +9,8 @@ BENCHES: dict[str, str] = {
     "core": "bench.core",
     "sequencer": "bench.sequencer",
     "l1gas": "bench.l1gas",
+    "batch": "bench.batch",
+    "replay": "bench.replay",
 }
 
 
