@@ -1,72 +1,112 @@
-"""The README's first command: `rollup devnet` serves a chain that cast can transact on."""
+"""The README's first command: `rollup devnet` runs L1 and every role, end to end.
+
+A transfer sent with cast to the sequencer reaches the verifier's safe head (derived from
+L1 alone); SIGINT stops every child; a second start resumes the same L1 and L2 chains; a
+child that dies stops the devnet with a message naming it.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from l2.devkeys import DEV_ACCOUNTS
+from tests.e2e.devnet_process import ROOT, DevnetProcess, rpc, surviving_groups, wait_for
+
+RECIPIENT = "0x00000000000000000000000000000000000e2e01"
+VALUE = 12_345
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def cast() -> str:
+    pinned = ROOT / "tools" / "node" / "node_modules" / ".bin" / "cast"
+    found = str(pinned) if pinned.exists() else shutil.which("cast")
+    if found is None:
+        pytest.fail("cast not found: run ./dev setup (installs it under tools/node)")
+    return found
 
 
-def _rpc(port: int, method: str, params: list) -> object:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read())["result"]
+def cast_transfer(rpc_port: int) -> dict:
+    out = subprocess.run(
+        [cast(), "send", "--json", "--rpc-url", f"http://127.0.0.1:{rpc_port}", "--private-key", DEV_ACCOUNTS[1][1],
+         RECIPIENT, "--value", str(VALUE)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    receipt = json.loads(out.stdout)
+    assert int(receipt["status"], 16) == 1
+    return receipt
+
+
+def safe_receipt(devnet: DevnetProcess, tx_hash: str) -> dict | None:
+    """The receipt through the verifier, once its block is at or below the verifier's safe head."""
+    port = devnet.ports["verifier_rpc_port"]
+    receipt = rpc(port, "eth_getTransactionReceipt", [tx_hash])
+    if receipt is None:
+        return None
+    safe = rpc(port, "eth_getBlockByNumber", ["safe", False])
+    return receipt if int(safe["number"], 16) >= int(receipt["blockNumber"], 16) else None
 
 
 @pytest.mark.slow
-def test_devnet_serves_and_resumes(tmp_path):
-    rpc, grpc, metrics = _free_port(), _free_port(), _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "rollup",
-        "devnet",
-        "--datadir",
-        str(tmp_path),
-        "--rpc-port",
-        str(rpc),
-        "--grpc-port",
-        str(grpc),
-        "--metrics-port",
-        str(metrics),
-    ]
-    heights = []
-    first_blocks = []
-    for _ in range(2):
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        banner = []
-        for line in proc.stdout:
-            banner.append(line)
-            if line.startswith("sequencer ready"):
-                break
-        text = "".join(banner)
-        assert "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266" in text
-        assert int(_rpc(rpc, "eth_chainId", []), 16) == 901
-        deadline = time.monotonic() + 30
-        target = heights[-1] + 2 if heights else 2
-        while int(_rpc(rpc, "eth_blockNumber", []), 16) < target and time.monotonic() < deadline:
-            time.sleep(0.2)
-        heights.append(int(_rpc(rpc, "eth_blockNumber", []), 16))
-        first_blocks.append(_rpc(rpc, "eth_getBlockByNumber", ["0x1", False])["hash"])  # type: ignore[index]
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
-    # the second start resumed the same chain rather than a new genesis
-    assert heights[1] > heights[0] >= 2
-    assert first_blocks[0] == first_blocks[1]
+def test_devnet_end_to_end_stop_and_resume(tmp_path: Path):
+    datadir = tmp_path / "devnet"
+    with DevnetProcess(datadir) as devnet:
+        seq, ver, l1 = devnet.ports["rpc_port"], devnet.ports["verifier_rpc_port"], devnet.ports["l1_port"]
+        devnet.start()
+        banner = devnet.output
+        for address, key in DEV_ACCOUNTS:
+            assert address in banner and key in banner
+        for port in devnet.ports.values():
+            assert f":{port}" in banner, f"port {port} not printed"
+        assert int(rpc(seq, "eth_chainId", []), 16) == 901
+        assert int(rpc(l1, "eth_chainId", []), 16) == 900
+
+        # a transfer sent with cast to the sequencer reaches the verifier's safe head
+        sent = cast_transfer(seq)
+        receipt = wait_for(lambda: safe_receipt(devnet, sent["transactionHash"]), 180, "the transfer to be safe")
+        height = int(receipt["blockNumber"], 16)
+        assert int(rpc(ver, "eth_getBalance", [RECIPIENT, "safe"]), 16) == VALUE
+        seq_hash = rpc(seq, "eth_getBlockByNumber", [hex(height), False])["hash"]
+        ver_hash = rpc(ver, "eth_getBlockByNumber", [hex(height), False])["hash"]
+        deployment = json.loads((datadir / "deployment.json").read_text())
+
+        # SIGINT stops every child: no process of any child's group is left
+        children = devnet.children()
+        assert len(children) == 5, devnet.output  # anvil, sequencer, batcher, proposer, verifier
+        assert devnet.stop(signal.SIGINT) == 0, devnet.output
+        assert surviving_groups(children) == [], devnet.output
+        assert "devnet: stopped" in devnet.output
+
+        # a second start resumes the same chains: L1 (anvil state), deployment, L2 blocks
+        first_run_lines = len(devnet.lines)
+        devnet.start()
+        second = "\n".join(devnet.lines[first_run_lines:])
+        assert "resuming the chain in" in second and "deploy |" not in second, second
+        start = rpc(l1, "eth_getBlockByNumber", [hex(deployment["l1_start_block_number"]), False])
+        assert start["hash"] == deployment["l1_start_block_hash"]
+        assert rpc(seq, "eth_getBlockByNumber", [hex(height), False])["hash"] == seq_hash
+        assert rpc(ver, "eth_getBlockByNumber", [hex(height), False])["hash"] == ver_hash
+        assert rpc(seq, "eth_getTransactionReceipt", [sent["transactionHash"]])["blockHash"] == sent["blockHash"]
+        wait_for(lambda: int(rpc(seq, "eth_blockNumber", []), 16) > height + 2, 60, "the sequencer to go on")
+
+        # a second transfer makes it to the verifier after the restart too
+        again = cast_transfer(seq)
+        wait_for(lambda: safe_receipt(devnet, again["transactionHash"]), 180, "the second transfer to be safe")
+        assert int(rpc(ver, "eth_getBalance", [RECIPIENT, "safe"]), 16) == 2 * VALUE
+
+        # a child that dies stops the devnet, with a message that names it
+        children = devnet.children()
+        batcher = next(pid for pid in children if "batcher" in Path(f"/proc/{pid}/cmdline").read_text())
+        os.kill(batcher, signal.SIGKILL)
+        assert devnet.wait(90) == 1, devnet.output
+        assert "batcher exited unexpectedly" in devnet.output, devnet.output
+        assert surviving_groups(children) == [], devnet.output
+
+    # the verifier derives the sequencer's own chain: the same block hashes
+    assert seq_hash == ver_hash, f"block {height}: sequencer {seq_hash} != verifier {ver_hash}"
