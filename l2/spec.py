@@ -143,6 +143,11 @@ def devnet_spec() -> ChainSpec:
     return ChainSpec.load(DEVNET_GENESIS)
 
 
+def load_genesis(genesis: Path | str | None) -> ChainSpec:
+    """The chain of a genesis file, or the built-in devnet when none is given (every role's --genesis)."""
+    return ChainSpec.load(genesis) if genesis else devnet_spec()
+
+
 def _int(value: Any, name: str) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{name} must be an integer, not {value!r}")

@@ -1,4 +1,4 @@
-"""Integration fixtures: a real anvil L1 node on loopback, one per test module."""
+"""Integration fixtures, one per test module: a real anvil L1 node and a real sequencer on loopback."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from l1.anvil import DEFAULT_L1_CHAIN_ID, Anvil
+from sequencer.config import SequencerConfig
+from sequencer.embedded import EmbeddedSequencer
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +24,13 @@ def anvil() -> Iterator[Anvil]:
 @pytest.fixture(scope="module")
 def anvil_url(anvil: Anvil) -> str:
     return anvil.url
+
+
+@pytest.fixture(scope="module")
+def sequencer_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSequencer]:
+    """A sequencer (devnet genesis, 0.1 s blocks) serving JSON-RPC, gRPC and /metrics on free ports."""
+    config = SequencerConfig(
+        datadir=str(tmp_path_factory.mktemp("seq")), rpc_port=0, grpc_port=0, metrics_port=0, block_time=0.1
+    )
+    with EmbeddedSequencer(config) as node:
+        yield node

@@ -16,23 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from l2.devkeys import DEV_ACCOUNTS
-from sequencer.config import SequencerConfig
-from sequencer.embedded import EmbeddedSequencer
 
 pytestmark = pytest.mark.slow
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 derandomize=True)
 STANDARD_CODES = {-32700, -32600, -32601, -32602, -32000, -32005, 3}
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    config = SequencerConfig(
-        datadir=str(tmp_path_factory.mktemp("seq")), rpc_port=0, grpc_port=0, metrics_port=0, block_time=0.1
-    )
-    with EmbeddedSequencer(config) as node:
-        yield node
 
 
 class Client:
@@ -49,8 +38,8 @@ class Client:
 
 
 @pytest.fixture(scope="module")
-def client(node):
-    return Client(node.rpc_url)
+def client(sequencer_node):
+    return Client(sequencer_node.rpc_url)
 
 
 def check_answer(answer: object) -> None:

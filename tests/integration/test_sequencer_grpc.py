@@ -20,24 +20,13 @@ from l2.types import BlockAttributes, L1Origin
 from proto import generate
 from proto import sequencer_pb2 as pb
 from proto import sequencer_pb2_grpc as pb_grpc
-from sequencer.config import SequencerConfig
-from sequencer.embedded import EmbeddedSequencer
 
 ALICE, ALICE_KEY = DEV_ACCOUNTS[0]
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    config = SequencerConfig(
-        datadir=str(tmp_path_factory.mktemp("seq")), rpc_port=0, grpc_port=0, metrics_port=0, block_time=0.1
-    )
-    with EmbeddedSequencer(config) as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def stub(node):
-    channel = grpc.insecure_channel(node.grpc_target)
+def stub(sequencer_node):
+    channel = grpc.insecure_channel(sequencer_node.grpc_target)
     yield pb_grpc.SequencerStub(channel)
     channel.close()
 
@@ -56,15 +45,15 @@ def test_committed_stubs_are_fresh(tmp_path):
         assert Path(committed).read_text() == fresh.read_text(), f"{committed} stale: run python -m proto.generate"
 
 
-def test_health_service_reports_serving(node):
-    with grpc.insecure_channel(node.grpc_target) as channel:
+def test_health_service_reports_serving(sequencer_node):
+    with grpc.insecure_channel(sequencer_node.grpc_target) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for service in ("", "rollup.v1.Sequencer"):
             answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_submit_then_stream_rebuilds_the_same_chain(node, stub, tmp_path):
+def test_submit_then_stream_rebuilds_the_same_chain(sequencer_node, stub, tmp_path):
     accepted = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=transfer(0)), timeout=10)
     assert accepted.rejected_rule == "" and len(accepted.transaction_hash) == 32
     again = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=transfer(0)), timeout=10)
@@ -72,10 +61,10 @@ def test_submit_then_stream_rebuilds_the_same_chain(node, stub, tmp_path):
     garbage = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=b"\x02garbage"), timeout=10)
     assert garbage.rejected_rule == "encoding"
     deadline = time.monotonic() + 30
-    while node.sequencer.chain.transaction_location(accepted.transaction_hash) is None:
+    while sequencer_node.sequencer.chain.transaction_location(accepted.transaction_hash) is None:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    target = node.sequencer.chain.transaction_location(accepted.transaction_hash)[0] + 1
+    target = sequencer_node.sequencer.chain.transaction_location(accepted.transaction_hash)[0] + 1
 
     # A consumer rebuilds every streamed block with l2 alone and must get the same hashes.
     replica = L2Chain.open(tmp_path / "replica", devnet_spec())
@@ -101,7 +90,7 @@ def test_submit_then_stream_rebuilds_the_same_chain(node, stub, tmp_path):
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-def test_pause_stops_sealing_and_resume_restarts(node, stub):
+def test_pause_stops_sealing_and_resume_restarts(sequencer_node, stub):
     status = stub.PauseSequencing(pb.PauseRequest(), timeout=10)
     assert status.paused and status.chain_id == 901
     try:

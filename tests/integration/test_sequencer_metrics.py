@@ -6,28 +6,16 @@ import json
 import time
 import urllib.request
 
-import pytest
 from eth_account import Account
 from prometheus_client.parser import text_string_to_metric_families
 
 from l2.devkeys import DEV_ACCOUNTS
-from sequencer.config import SequencerConfig
-from sequencer.embedded import EmbeddedSequencer
 
 ALICE_KEY = DEV_ACCOUNTS[0][1]
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    config = SequencerConfig(
-        datadir=str(tmp_path_factory.mktemp("seq")), rpc_port=0, grpc_port=0, metrics_port=0, block_time=0.1
-    )
-    with EmbeddedSequencer(config) as node:
-        yield node
-
-
-def scrape(node) -> dict[tuple[str, tuple], float]:
-    with urllib.request.urlopen(node.metrics_url, timeout=10) as resp:
+def scrape(sequencer_node) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(sequencer_node.metrics_url, timeout=10) as resp:
         text = resp.read().decode()
     out = {}
     for family in text_string_to_metric_families(text):
@@ -36,33 +24,35 @@ def scrape(node) -> dict[tuple[str, tuple], float]:
     return out
 
 
-def post(node, payload) -> dict:
-    req = urllib.request.Request(node.rpc_url, data=json.dumps(payload).encode(),
+def post(sequencer_node, payload) -> dict:
+    req = urllib.request.Request(sequencer_node.rpc_url, data=json.dumps(payload).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
 
-def test_metrics_follow_blocks_rejections_and_rpc(node):
+def test_metrics_follow_blocks_rejections_and_rpc(sequencer_node):
     raw = Account.sign_transaction(
         {"type": 2, "chainId": 901, "nonce": 0, "to": DEV_ACCOUNTS[1][0], "value": 1, "gas": 21000,
          "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**6}, ALICE_KEY,
     ).raw_transaction
-    tx_hash = post(node, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]})
+    tx_hash = post(
+        sequencer_node, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]}
+    )
     assert "result" in tx_hash
     for _ in range(600):
-        receipt = post(node, {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt",
+        receipt = post(sequencer_node, {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt",
                               "params": [tx_hash["result"]]})["result"]
         if receipt:
             break
         time.sleep(0.05)
     assert receipt is not None
-    post(node, {"jsonrpc": "2.0", "id": 2, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]})
-    post(node, {"jsonrpc": "2.0", "id": 3, "method": "eth_sendRawTransaction", "params": ["0x01"]})
+    post(sequencer_node, {"jsonrpc": "2.0", "id": 2, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]})
+    post(sequencer_node, {"jsonrpc": "2.0", "id": 3, "method": "eth_sendRawTransaction", "params": ["0x01"]})
     for i in range(5):
-        post(node, {"jsonrpc": "2.0", "id": 4, "method": f"made_up_{i}", "params": []})
+        post(sequencer_node, {"jsonrpc": "2.0", "id": 4, "method": f"made_up_{i}", "params": []})
 
-    m = scrape(node)
+    m = scrape(sequencer_node)
     head = m[("rollup_sequencer_head_block_number", (("head", "unsafe"),))]
     assert head >= int(receipt["blockNumber"], 16)
     assert m[("rollup_sequencer_head_block_number", (("head", "safe"),))] == 0

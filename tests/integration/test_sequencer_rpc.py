@@ -16,8 +16,6 @@ from web3.exceptions import ContractCustomError, Web3RPCError
 
 from bench.workloads import token_artifact
 from l2.devkeys import DEV_ACCOUNTS
-from sequencer.config import SequencerConfig
-from sequencer.embedded import EmbeddedSequencer
 
 ALICE, ALICE_KEY = DEV_ACCOUNTS[0]
 BOB, BOB_KEY = DEV_ACCOUNTS[1]
@@ -25,29 +23,20 @@ CAROL = DEV_ACCOUNTS[2][0]
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    config = SequencerConfig(
-        datadir=str(tmp_path_factory.mktemp("seq")), rpc_port=0, grpc_port=0, metrics_port=0, block_time=0.1
-    )
-    with EmbeddedSequencer(config) as node:
-        yield node
+def w3(sequencer_node):
+    return Web3(Web3.HTTPProvider(sequencer_node.rpc_url, request_kwargs={"timeout": 30}))
 
 
-@pytest.fixture(scope="module")
-def w3(node):
-    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
-
-
-def raw_post(node, body: bytes | str):
+def raw_post(sequencer_node, body: bytes | str):
     data = body.encode() if isinstance(body, str) else body
-    req = urllib.request.Request(node.rpc_url, data=data, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(sequencer_node.rpc_url, data=data, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         text = resp.read()
     return json.loads(text) if text else None
 
 
-def rpc(node, method, *params):
-    return raw_post(node, json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}))
+def rpc(sequencer_node, method, *params):
+    return raw_post(sequencer_node, json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": list(params)}))
 
 
 def sign(key, nonce, to=BOB, value=1, tip=10**6, cap=3 * 10**9, gas=21_000, data=b""):
@@ -76,7 +65,7 @@ def token(w3):
     return w3.eth.contract(address=receipt.contractAddress, abi=artifact["abi"])
 
 
-def test_identity_methods(w3, node):
+def test_identity_methods(w3, sequencer_node):
     assert w3.eth.chain_id == 901
     assert w3.net.version == "901"
     assert w3.client_version.startswith("pyrollup-sequencer/")
@@ -119,8 +108,8 @@ def test_eth_transfer_receipt_block_and_balances(w3):
     assert receipt.effectiveGasPrice == block.baseFeePerGas + 10**6
 
 
-def test_pending_nonce_and_pending_transaction_while_paused(w3, node):
-    node.sequencer.producer.paused = True
+def test_pending_nonce_and_pending_transaction_while_paused(w3, sequencer_node):
+    sequencer_node.sequencer.producer.paused = True
     try:
         latest = w3.eth.get_transaction_count(BOB)
         signed = sign(BOB_KEY, w3.eth.get_transaction_count(BOB, "pending"))
@@ -131,37 +120,38 @@ def test_pending_nonce_and_pending_transaction_while_paused(w3, node):
         assert w3.eth.get_transaction_count(BOB, "latest") == latest
         pending = w3.eth.get_transaction(signed.hash)
         assert pending.blockNumber is None and pending.blockHash is None
-        assert rpc(node, "eth_getTransactionReceipt", "0x" + signed.hash.hex())["result"] is None
-        assert node.sequencer.mempool.counts() == (1, 1)
+        assert rpc(sequencer_node, "eth_getTransactionReceipt", "0x" + signed.hash.hex())["result"] is None
+        assert sequencer_node.sequencer.mempool.counts() == (1, 1)
     finally:
-        node.sequencer.producer.paused = False
+        sequencer_node.sequencer.producer.paused = False
     assert wait(w3, signed.hash).status == 1
-    assert node.sequencer.mempool.counts() == (0, 1)
+    assert sequencer_node.sequencer.mempool.counts() == (0, 1)
 
 
-def test_transaction_rejections_use_geth_codes_and_messages(w3, node):
+def test_transaction_rejections_use_geth_codes_and_messages(w3, sequencer_node):
     nonce = w3.eth.get_transaction_count(ALICE, "pending")
     wait(w3, w3.eth.send_raw_transaction(sign(ALICE_KEY, nonce).raw_transaction))
-    low = rpc(node, "eth_sendRawTransaction", "0x" + sign(ALICE_KEY, nonce).raw_transaction.hex())
+    low = rpc(sequencer_node, "eth_sendRawTransaction", "0x" + sign(ALICE_KEY, nonce).raw_transaction.hex())
     assert low["error"]["code"] == -32000 and low["error"]["message"].startswith("nonce too low")
     poor_key = "0x" + "42" * 32
-    poor = rpc(node, "eth_sendRawTransaction", "0x" + sign(poor_key, 0).raw_transaction.hex())
+    poor = rpc(sequencer_node, "eth_sendRawTransaction", "0x" + sign(poor_key, 0).raw_transaction.hex())
     assert poor["error"]["code"] == -32000
     assert poor["error"]["message"].startswith("insufficient funds for gas * price + value")
-    node.sequencer.producer.paused = True
+    sequencer_node.sequencer.producer.paused = True
     try:
         first = sign(ALICE_KEY, nonce + 1)
-        assert "result" in rpc(node, "eth_sendRawTransaction", "0x" + first.raw_transaction.hex())
-        again = rpc(node, "eth_sendRawTransaction", "0x" + first.raw_transaction.hex())
+        assert "result" in rpc(sequencer_node, "eth_sendRawTransaction", "0x" + first.raw_transaction.hex())
+        again = rpc(sequencer_node, "eth_sendRawTransaction", "0x" + first.raw_transaction.hex())
         assert again["error"] == {"code": -32000, "message": "already known"}
-        cheap = rpc(node, "eth_sendRawTransaction", "0x" + sign(ALICE_KEY, nonce + 1, value=2).raw_transaction.hex())
+        cheap_raw = sign(ALICE_KEY, nonce + 1, value=2).raw_transaction
+        cheap = rpc(sequencer_node, "eth_sendRawTransaction", "0x" + cheap_raw.hex())
         assert cheap["error"] == {"code": -32000, "message": "replacement transaction underpriced"}
         bumped = sign(ALICE_KEY, nonce + 1, value=3, tip=2 * 10**6, cap=4 * 10**9)
-        assert rpc(node, "eth_sendRawTransaction", "0x" + bumped.raw_transaction.hex())["result"] == "0x" + (
+        assert rpc(sequencer_node, "eth_sendRawTransaction", "0x" + bumped.raw_transaction.hex())["result"] == "0x" + (
             bumped.hash.hex()
         )
     finally:
-        node.sequencer.producer.paused = False
+        sequencer_node.sequencer.producer.paused = False
     assert wait(w3, bumped.hash).status == 1
     assert w3.eth.get_transaction(bumped.hash).value == 3
     with pytest.raises(Web3RPCError, match="nonce too low"):
@@ -170,7 +160,7 @@ def test_transaction_rejections_use_geth_codes_and_messages(w3, node):
         {"type": 2, "chainId": 1, "nonce": 0, "to": BOB, "value": 1, "gas": 21000, "maxFeePerGas": 3 * 10**9,
          "maxPriorityFeePerGas": 1}, ALICE_KEY,
     )
-    err = rpc(node, "eth_sendRawTransaction", "0x" + wrong_chain.raw_transaction.hex())["error"]
+    err = rpc(sequencer_node, "eth_sendRawTransaction", "0x" + wrong_chain.raw_transaction.hex())["error"]
     assert err["code"] == -32000 and err["message"].startswith("invalid chain id for signer")
 
 
@@ -196,15 +186,15 @@ def test_erc20_deploy_call_transact_and_logs(w3, token):
     assert w3.eth.get_logs({"fromBlock": 0, "address": CAROL}) == []
 
 
-def test_eth_call_revert_returns_code_3_and_data(w3, node, token):
+def test_eth_call_revert_returns_code_3_and_data(w3, sequencer_node, token):
     calldata = token.encode_abi("transfer", [BOB, 10**30])
-    answer = rpc(node, "eth_call", {"from": CAROL, "to": token.address, "data": calldata}, "latest")
+    answer = rpc(sequencer_node, "eth_call", {"from": CAROL, "to": token.address, "data": calldata}, "latest")
     assert answer["error"]["code"] == 3
     assert answer["error"]["message"].startswith("execution reverted")
     data = bytes.fromhex(answer["error"]["data"][2:])
     assert data[:4] == keccak(b"InsufficientBalance(uint256,uint256)")[:4]
     assert int.from_bytes(data[36:68], "big") == 10**30
-    estimate = rpc(node, "eth_estimateGas", {"from": CAROL, "to": token.address, "data": calldata})
+    estimate = rpc(sequencer_node, "eth_estimateGas", {"from": CAROL, "to": token.address, "data": calldata})
     assert estimate["error"]["code"] == 3 and estimate["error"]["data"] == answer["error"]["data"]
     with pytest.raises(ContractCustomError):
         token.functions.transfer(BOB, 10**30).call({"from": CAROL})
@@ -230,17 +220,18 @@ def test_storage_code_and_proofs(w3, token):
     assert int.from_bytes(proof.storageProof[0].value, "big") == stored
 
 
-def test_block_tags_and_eip1898(w3, node):
+def test_block_tags_and_eip1898(w3, sequencer_node):
     head = w3.eth.get_block("latest")
     assert w3.eth.get_block("pending").number >= head.number
     assert w3.eth.get_block("safe").number == 0 and w3.eth.get_block("finalized").number == 0
     assert w3.eth.get_block("earliest").number == 0
-    by_hash = rpc(node, "eth_getBalance", ALICE, {"blockHash": "0x" + head.hash.hex()})
-    by_number = rpc(node, "eth_getBalance", ALICE, hex(head.number))
+    by_hash = rpc(sequencer_node, "eth_getBalance", ALICE, {"blockHash": "0x" + head.hash.hex()})
+    by_number = rpc(sequencer_node, "eth_getBalance", ALICE, hex(head.number))
     assert by_hash["result"] == by_number["result"]
-    assert rpc(node, "eth_getBlockByNumber", hex(10**9), False)["result"] is None
-    assert rpc(node, "eth_getBalance", ALICE, hex(10**9))["error"] == {"code": -32000, "message": "header not found"}
-    heads = rpc(node, "rollup_getHeads")["result"]
+    assert rpc(sequencer_node, "eth_getBlockByNumber", hex(10**9), False)["result"] is None
+    missing = rpc(sequencer_node, "eth_getBalance", ALICE, hex(10**9))["error"]
+    assert missing == {"code": -32000, "message": "header not found"}
+    heads = rpc(sequencer_node, "rollup_getHeads")["result"]
     assert int(heads["unsafe"]["number"], 16) >= head.number and heads["safe"]["number"] == "0x0"
 
 
@@ -254,15 +245,15 @@ def test_fees(w3):
     assert all(len(r) == 2 for r in history.reward)
 
 
-def test_standard_jsonrpc_errors_and_batches(node):
-    assert raw_post(node, b"{not json")["error"]["code"] == -32700
-    assert raw_post(node, b"[]")["error"]["code"] == -32600
-    assert raw_post(node, b'{"jsonrpc":"2.0","id":1}')["error"]["code"] == -32600
-    assert rpc(node, "eth_nope")["error"]["code"] == -32601
-    assert rpc(node, "eth_getBalance")["error"]["code"] == -32602
-    assert rpc(node, "eth_getBalance", "0x12", "latest")["error"]["code"] == -32602
-    assert rpc(node, "eth_sendRawTransaction", "0xdeadbeef")["error"]["code"] == -32000
-    batch = raw_post(node, json.dumps([
+def test_standard_jsonrpc_errors_and_batches(sequencer_node):
+    assert raw_post(sequencer_node, b"{not json")["error"]["code"] == -32700
+    assert raw_post(sequencer_node, b"[]")["error"]["code"] == -32600
+    assert raw_post(sequencer_node, b'{"jsonrpc":"2.0","id":1}')["error"]["code"] == -32600
+    assert rpc(sequencer_node, "eth_nope")["error"]["code"] == -32601
+    assert rpc(sequencer_node, "eth_getBalance")["error"]["code"] == -32602
+    assert rpc(sequencer_node, "eth_getBalance", "0x12", "latest")["error"]["code"] == -32602
+    assert rpc(sequencer_node, "eth_sendRawTransaction", "0xdeadbeef")["error"]["code"] == -32000
+    batch = raw_post(sequencer_node, json.dumps([
         {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
         {"jsonrpc": "2.0", "id": 2, "method": "eth_nope"},
         {"jsonrpc": "2.0", "method": "eth_chainId"},  # notification: no answer

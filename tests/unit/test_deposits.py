@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.workloads import Key
+from l2 import ethjson
 from l2.chain import L2Chain
 from l2.deposits import DEPOSIT_TX_TYPE, Deposit, DepositTransaction, deposit_transaction, is_deposit
 from l2.errors import InvalidTransaction
@@ -21,7 +22,6 @@ from l2.execution import L2Block
 from l2.spec import ChainSpec, GenesisAccount
 from l2.transactions import L2TransactionBuilder, decode_transaction
 from l2.types import Head
-from sequencer import ethjson
 from tests.conftest import attrs
 from tests.unit.test_state_transition import SINK, signed
 
