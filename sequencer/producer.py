@@ -68,6 +68,7 @@ class BuildResult:
     sealed: SealedBlock
     dropped: list[tuple[bytes, str]]  # (tx hash, rule)
     seconds: float
+    full: bool = False  # gas or bytes ran out with transactions left over: build the next at once
 
 
 class BlockProducer:
@@ -123,8 +124,10 @@ class BlockProducer:
         dropped: list[tuple[bytes, str]] = []
         blocked: set[bytes] = set()  # senders whose next nonce could not go in this block
         bytes_left = MAX_BLOCK_TX_BYTES
+        full = False
         for entry in self.mempool.select(builder.base_fee):
             if builder.gas_left < MIN_GAS:
+                full = True
                 break
             if entry.sender in blocked:
                 continue
@@ -133,6 +136,7 @@ class BlockProducer:
                 continue
             size = len(entry.tx.encode())
             if size > bytes_left:
+                full = True
                 blocked.add(entry.sender)
                 if size > MAX_BLOCK_TX_BYTES:
                     dropped.append((entry.hash, "oversize"))
@@ -160,7 +164,7 @@ class BlockProducer:
             self.metrics.drop(rule)
         for _ in removed:
             self.metrics.drop("insufficient_funds")
-        return BuildResult(sealed, dropped, time.perf_counter() - start)
+        return BuildResult(sealed, dropped, time.perf_counter() - start, full)
 
     def _move_heads(self, snapshot: L1Snapshot, head: int) -> None:
         """Safe and finalized heads follow L1 (batched blocks, confirmed assertions)."""
@@ -199,7 +203,9 @@ class BlockProducer:
         cheap upper bound (all pooled gas) reaches a block, and not again until the block is built.
         """
         limit = self.chain.spec.gas_limit
-        if self.mempool.total_gas >= limit and not self._wake.is_set() and self.mempool.pending_gas() >= limit:
+        if self._wake.is_set():
+            return
+        if self.mempool.total_gas >= limit and self.mempool.pending_gas() >= limit:
             self._wake.set()
 
     async def wait_new_block(self, timeout: float) -> None:
@@ -235,6 +241,8 @@ class BlockProducer:
             self._record(result)
             event, self._new_block = self._new_block, asyncio.Event()
             event.set()
+            if result.full:  # a backlog: do not let it wait for the next tick
+                self._wake.set()
 
     def _record(self, result: BuildResult) -> None:
         header = result.sealed.header

@@ -98,7 +98,7 @@ def sequencer_blocks(sequencer: EmbeddedSequencer, upto: int) -> list[tuple[int,
     return blocks
 
 
-def wait_batched(w3: Web3, deployment, sequencer: EmbeddedSequencer, at_least: int, timeout: float = 60.0) -> int:
+def wait_batched(w3: Web3, deployment, sequencer: EmbeddedSequencer, at_least: int, timeout: float = 180.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         batched = len(l1_blocks(w3, deployment))
@@ -147,14 +147,14 @@ def test_batches_decode_back_to_the_sequencers_blocks_across_kill_and_reorg(l1, 
         assert len(l1_blocks(w3, deployment)) < target
         send_transfers(sequencer, 3)
         target = sequencer.sequencer.chain.heads().unsafe.block_number
-        batched = wait_batched(w3, deployment, sequencer, target)
+        wait_batched(w3, deployment, sequencer, target)
     finally:
         batcher.send_signal(signal.SIGTERM)
         try:
             batcher.wait(timeout=20)
         except subprocess.TimeoutExpired:
             batcher.kill()
-    on_l1 = l1_blocks(w3, deployment)
-    assert on_l1 == sequencer_blocks(sequencer, batched), log.read_text()[-4000:]
+    on_l1 = l1_blocks(w3, deployment)  # the batcher may have posted more before it stopped
+    assert on_l1 == sequencer_blocks(sequencer, len(on_l1)), log.read_text()[-4000:]
     sent = sum(len(txs) for _, txs in on_l1)
     assert sent >= 53  # every transfer the sequencer took, once
