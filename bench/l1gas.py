@@ -14,10 +14,15 @@ from bench.report import BenchResult
 from l1.anvil import Anvil
 from l1.bindings import DelayedInboxBinding, InboxBinding, RollupBinding
 from l1.deploy import DeployParams, deploy
+from l1.withdrawals import messages_passed, proof_from_rpc
 from l2.devkeys import DEV_ACCOUNTS
+from l2.predeploys import artifact as predeploy_artifact
 from l2.spec import devnet_spec
 
-PAYLOAD_KIB = (1, 8, 32, 64)  # 64 KiB: the largest under Inbox.MAX_PAYLOAD_BYTES
+PAYLOAD_KIB = (1, 8, 32, 64)
+# Withdrawals already in the MessagePasser when one is proven: the storage proof's depth
+# grows with log16 of this (3 nodes from ~300 on).
+PRIOR_WITHDRAWALS = 300  # 64 KiB: the largest under Inbox.MAX_PAYLOAD_BYTES
 TX_BASE_GAS = 21_000
 
 
@@ -47,7 +52,7 @@ def run_bench(txs: int | None = None) -> BenchResult:
     """`txs` is unused: every call is measured once, after a warm-up call of the same kind."""
     result = BenchResult("l1gas")
     owner = Account.from_key(DEV_ACCOUNTS[0][1])
-    params = DeployParams(challenge_period=60, bond=10**17, force_inclusion_delay=60)
+    params = DeployParams(challenge_period=60, bond=10**17, force_inclusion_delay=60, withdrawal_delay=60)
     with Anvil() as node:
         deployment = deploy(node.w3, owner, devnet_spec(), params)
         delayed = DelayedInboxBinding(node.w3, deployment.contracts["DelayedInbox"], owner)
@@ -80,9 +85,69 @@ def run_bench(txs: int | None = None) -> BenchResult:
         node.increase_time(61)
         rollup.confirm_assertion(first)
         result.figures["confirmAssertion_gas"] = rollup.confirm_assertion(second)["gasUsed"]
+
+        prove, finalize, nodes = _withdrawal_gas(node, delayed, rollup, inbox.entry_count())
+        result.figures["proveWithdrawal_gas"] = prove
+        result.figures["finalizeWithdrawal_eth_gas"] = finalize
+        result.figures["proveWithdrawal_proof_nodes"] = nodes
         hardfork = node.w3.provider.make_request("anvil_nodeInfo", []).get("result", {}).get("hardFork", "?")
+    result.notes.append(
+        f"proveWithdrawal: a storage proof of {nodes} nodes (a MessagePasser holding {PRIOR_WITHDRAWALS + 1} "
+        "withdrawals, proof from anvil's eth_getProof); finalizeWithdrawal pays ETH to a fresh EOA"
+    )
     result.notes.append(
         f"anvil hardfork {hardfork}; from Prague on, EIP-7623 prices data-heavy calldata at a floor of "
         "40 gas per nonzero byte, so appendBatch pays ~2.5x the 16-gas baseline: blobs (EIP-4844) are the fix"
     )
     return result
+
+
+def _withdrawal_gas(
+    node: Anvil, delayed: DelayedInboxBinding, rollup: RollupBinding, entries: int
+) -> tuple[int, int, int]:
+    """Gas of proveWithdrawal and finalizeWithdrawal, with L2's MessagePasser stood in on anvil."""
+    w3, user = node.w3, delayed.signer
+    assert user is not None
+    passer_artifact = predeploy_artifact("MessagePasser")
+    factory = w3.eth.contract(abi=passer_artifact["abi"], bytecode=passer_artifact["bytecode"])
+    delayed.deposit(user.address, 21_000, value=10**15)  # the ETH the withdrawal is paid from
+    nonce = w3.eth.get_transaction_count(user.address, "pending")
+    sent = [0]
+
+    def send(tx: dict) -> dict:
+        tx = {**tx, "from": user.address, "nonce": nonce + sent[0], "chainId": w3.eth.chain_id, "gas": 500_000,
+              "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 1}
+        sent[0] += 1
+        return dict(w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_raw_transaction(user.sign_transaction(tx).raw_transaction)))
+
+    passer_address = send(factory.constructor().build_transaction({"from": user.address, "gas": 500_000}))[
+        "contractAddress"
+    ]
+    passer = w3.eth.contract(address=passer_address, abi=passer_artifact["abi"])
+    target = w3.to_checksum_address("0x00000000000000000000000000000000000b0b02")
+    for i in range(PRIOR_WITHDRAWALS):  # fill the storage trie, then wait only for the last receipt
+        tx = passer.functions.initiateWithdrawal(target, 0, b"").build_transaction(
+            {"from": user.address, "value": i + 1, "gas": 200_000, "nonce": nonce + sent[0],
+             "chainId": w3.eth.chain_id, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 1})
+        sent[0] += 1
+        last = w3.eth.send_raw_transaction(user.sign_transaction(tx).raw_transaction)
+    w3.eth.wait_for_transaction_receipt(last)
+    receipt = send(passer.functions.initiateWithdrawal(target, 0, b"").build_transaction(
+        {"from": user.address, "value": 10**15, "gas": 200_000}))
+    [passed] = messages_passed(receipt, bytes.fromhex(passer_address[2:]))
+    block = w3.eth.get_block(receipt["blockNumber"])
+    raw = w3.provider.make_request(
+        "eth_getProof", [passer_address, ["0x" + passed.withdrawal.slot().hex()], hex(block["number"])])["result"]
+    proof = proof_from_rpc(
+        {"hash": "0x" + bytes(block["hash"]).hex(), "stateRoot": "0x" + bytes(block["stateRoot"]).hex()},
+        raw, passed.withdrawal_hash)
+    parent = rollup.latest_confirmed()
+    l2_block = rollup.assertion(parent).l2_block_number + 10
+    assertion = rollup.created_id(rollup.create_assertion(parent, entries, l2_block, proof.output.root()))
+    node.increase_time(61)
+    rollup.confirm_assertion(assertion)
+    prove = delayed.prove_withdrawal(passed.withdrawal, assertion, proof)["gasUsed"]
+    node.increase_time(61)
+    finalize = delayed.finalize_withdrawal(passed.withdrawal)["gasUsed"]
+    return prove, finalize, len(proof.storage_proof)

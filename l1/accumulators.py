@@ -17,7 +17,7 @@ EMPTY_PAYLOAD_HASH = keccak(b"")
 
 @dataclass(frozen=True)
 class DelayedMessage:
-    """One deposit as DelayedInbox recorded it; `sender` is the raw (unaliased) L1 caller."""
+    """One deposit as DelayedInbox recorded it; `sender` is the L2 sender (L1 contracts aliased, l1.aliasing)."""
 
     index: int
     sender: bytes

@@ -23,6 +23,7 @@ from web3.types import TxReceipt
 
 from l1.accumulators import EMPTY_PAYLOAD_HASH, DelayedMessage
 from l1.artifacts import load_artifact
+from l1.withdrawals import Withdrawal, WithdrawalProof
 from l2.errors import RollupError
 
 DEFAULT_TX_TIMEOUT = 120.0
@@ -138,6 +139,14 @@ def _delayed_message(args: Any) -> DelayedMessage:
 
 
 @dataclass(frozen=True)
+class ProvenWithdrawal:
+    """DelayedInbox.provenWithdrawals: when (L1 time) and against which assertion; proven_at 0 = not proven."""
+
+    proven_at: int
+    assertion_id: int
+
+
+@dataclass(frozen=True)
 class DeliveredMessage:
     """A MessageDelivered event: the message, and the hash and accumulator L1 stored."""
 
@@ -164,6 +173,28 @@ class DelayedInboxBinding(ContractBinding):
 
     def max_gas_limit(self) -> int:
         return self.call("maxGasLimit")
+
+    def prove_withdrawal(self, withdrawal: Withdrawal, assertion_id: int, proof: WithdrawalProof) -> TxReceipt:
+        return self.transact(
+            "proveWithdrawal", withdrawal.as_abi(), assertion_id, proof.output.as_abi(), proof.storage_proof
+        )
+
+    def finalize_withdrawal(self, withdrawal: Withdrawal) -> TxReceipt:
+        return self.transact("finalizeWithdrawal", withdrawal.as_abi())
+
+    def proven_withdrawal(self, withdrawal_hash: bytes) -> ProvenWithdrawal:
+        proven_at, assertion_id = self.call("provenWithdrawals", withdrawal_hash)
+        return ProvenWithdrawal(proven_at, assertion_id)
+
+    def is_finalized(self, withdrawal_hash: bytes) -> bool:
+        return self.call("finalizedWithdrawals", withdrawal_hash)
+
+    def withdrawal_delay(self) -> int:
+        return self.call("withdrawalDelay")
+
+    def hash_withdrawal(self, withdrawal: Withdrawal) -> bytes:
+        """The contract's own hash of `withdrawal` (an eth_call)."""
+        return bytes(self.call("hashWithdrawal", withdrawal.as_abi()))
 
     def messages(self, from_block: int = 0, to_block: int | str = "latest") -> list[DeliveredMessage]:
         return [

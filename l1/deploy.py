@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import rlp
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
 from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 from web3.types import TxReceipt
@@ -42,6 +44,7 @@ class DeployParams:
     bond: int = 10**18  # wei
     force_inclusion_delay: int = 600  # seconds; production ~1 day
     max_deposit_gas_limit: int = 15_000_000
+    withdrawal_delay: int = 60  # seconds from proveWithdrawal to finalizeWithdrawal; production ~days
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Deployment:
     bond: int = 0
     force_inclusion_delay: int = 0
     max_deposit_gas_limit: int = 0
+    withdrawal_delay: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,13 +140,26 @@ def _deploy_one(w3: Web3, signer: LocalAccount, name: str, *args: Any) -> TxRece
     return receipt
 
 
+def create_address(deployer: str, nonce: int) -> str:
+    """The address a CREATE from `deployer` at `nonce` makes: keccak(rlp([deployer, nonce]))[12:]."""
+    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(deployer[2:]), nonce]))[12:])
+
+
 def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:
-    """Deploy the three contracts in order, each after the previous one's receipt."""
+    """Deploy the three contracts in order, each after the previous one's receipt.
+
+    DelayedInbox pays withdrawals against Rollup's assertions and Rollup comes last (it
+    needs the Inbox, which needs DelayedInbox): DelayedInbox is given Rollup's address in
+    advance, the CREATE address of the deployer's nonce two transactions later.
+    """
     owner = signer.address
     batcher = to_checksum_address(params.batcher or owner)
     proposers = [to_checksum_address(p) for p in (params.proposers or (owner,))]
     root = genesis_output_root(spec)
-    delayed = _deploy_one(w3, signer, "DelayedInbox", params.max_deposit_gas_limit)
+    rollup_address = create_address(owner, w3.eth.get_transaction_count(owner, "pending") + 2)
+    delayed = _deploy_one(
+        w3, signer, "DelayedInbox", params.max_deposit_gas_limit, rollup_address, params.withdrawal_delay
+    )
     inbox = _deploy_one(
         w3, signer, "Inbox", owner, batcher, delayed["contractAddress"], params.force_inclusion_delay, spec.chain_id
     )
@@ -158,6 +175,11 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
         proposers,
         params.permissionless,
     )
+    if rollup["contractAddress"] != rollup_address:
+        raise L1Error(
+            f"Rollup landed at {rollup['contractAddress']}, not {rollup_address} as DelayedInbox was told "
+            f"(did another transaction from {owner} get in between?): deploy again"
+        )
     return Deployment(
         l1_chain_id=w3.eth.chain_id,
         l1_start_block_number=delayed["blockNumber"],
@@ -178,6 +200,7 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
         bond=params.bond,
         force_inclusion_delay=params.force_inclusion_delay,
         max_deposit_gas_limit=params.max_deposit_gas_limit,
+        withdrawal_delay=params.withdrawal_delay,
     )
 
 
@@ -213,13 +236,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=defaults.max_deposit_gas_limit,
         help="largest L2 gas limit a deposit may ask for (default %(default)s)",
     )
+    parser.add_argument(
+        "--withdrawal-delay",
+        type=int,
+        default=defaults.withdrawal_delay,
+        help="seconds between proving a withdrawal and paying it out (default %(default)s)",
+    )
 
 
 def _params(args: argparse.Namespace) -> DeployParams:
     for flag, value in [("--batcher", args.batcher), *(("--proposer", p) for p in args.proposer)]:
         if value is not None and not is_address(value):
             raise ConfigError(f"{flag}: {value!r} is not an address")
-    for name in ("challenge_period", "bond", "force_inclusion_delay", "max_deposit_gas_limit"):
+    for name in ("challenge_period", "bond", "force_inclusion_delay", "max_deposit_gas_limit", "withdrawal_delay"):
         if getattr(args, name) < 0:
             raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
     if args.bond == 0:
@@ -232,6 +261,7 @@ def _params(args: argparse.Namespace) -> DeployParams:
         bond=args.bond,
         force_inclusion_delay=args.force_inclusion_delay,
         max_deposit_gas_limit=args.max_deposit_gas_limit,
+        withdrawal_delay=args.withdrawal_delay,
     )
 
 

@@ -33,6 +33,7 @@ SOURCE_TREES: tuple[SourceTree, ...] = (
     SourceTree(PROJECT_ROOT / "l2" / "predeploys", PROJECT_ROOT / "l2" / "predeploys" / "artifacts"),
     SourceTree(PROJECT_ROOT / "bench" / "contracts", PROJECT_ROOT / "bench" / "contracts" / "artifacts"),
     SourceTree(PROJECT_ROOT / "l1" / "contracts", PROJECT_ROOT / "l1" / "artifacts"),
+    SourceTree(PROJECT_ROOT / "tests" / "contracts", PROJECT_ROOT / "tests" / "contracts" / "artifacts"),
 )
 
 

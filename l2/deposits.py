@@ -39,7 +39,7 @@ _PAYLOAD = List([big_endian_int, _address, _address, big_endian_int, big_endian_
 
 @dataclass(frozen=True)
 class Deposit:
-    """One delayed message as DelayedInbox recorded it (`sender` is the raw L1 caller, unaliased)."""
+    """One delayed message as DelayedInbox recorded it (`sender` already aliased on L1 for contract callers)."""
 
     index: int
     sender: bytes

@@ -57,6 +57,9 @@ class DevnetConfig:
     proposer_metrics_port: int = 7302
     verifier_metrics_port: int = 7303
     log_level: str = "INFO"
+    # Deployment settings, used on the first start only (the contracts keep them).
+    challenge_period: int = 120  # seconds; l1.deploy.DeployParams' default
+    withdrawal_delay: int = 60  # seconds
 
     def __post_init__(self) -> None:
         ports = self.ports()
@@ -72,6 +75,8 @@ class DevnetConfig:
             raise ConfigError("--l1-block-time must be between 1 and 60 seconds")
         if self.l1_state_interval < 1:
             raise ConfigError("--l1-state-interval must be >= 1 second")
+        if self.challenge_period < 0 or self.withdrawal_delay < 0:
+            raise ConfigError("--challenge-period and --withdrawal-delay must not be negative")
 
     def ports(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("_port")}
@@ -93,6 +98,8 @@ FLAG_HELP = {
     "batcher_metrics_port": "batcher metrics port",
     "proposer_metrics_port": "proposer metrics port",
     "verifier_metrics_port": "verifier metrics port",
+    "challenge_period": "seconds before an assertion can be confirmed (first start only)",
+    "withdrawal_delay": "seconds between proving a withdrawal and paying it out (first start only)",
 }
 
 
@@ -233,6 +240,8 @@ class Devnet:
                 *rollup_command("deploy", self.config.log_level), "--l1-rpc", self.config.l1_url,
                 "--out", str(partial),
                 "--batcher", DEV_ACCOUNTS[BATCHER_ACCOUNT][0], "--proposer", DEV_ACCOUNTS[PROPOSER_ACCOUNT][0],
+                "--challenge-period", str(self.config.challenge_period),
+                "--withdrawal-delay", str(self.config.withdrawal_delay),
             ]
             self.sup.run_once("deploy", argv, child_env())
             partial.replace(self.deployment_path)  # only a finished deployment is ever resumed

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("l1.deploy", "deploy the L1 contracts and write the deployment file"),
     "batcher": ("batcher.cli", "run the batcher: the sequencer's blocks, compressed, to the L1 Inbox"),
     "proposer": ("batcher.proposer_cli", "run the proposer: replay from L1, post output roots with a bond"),
+    "bridge": ("l1.bridge_cli", "deposit to L2, withdraw to L1: deposit, withdraw, status, prove, finalize"),
     "verifier": ("verifier.cli", "run a verifier: derive the chain from L1, check assertions, read-only JSON-RPC"),
 }
 

@@ -60,8 +60,12 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
 class DevnetProcess:
     """One `rollup devnet` run; its whole output is kept (`output`) for assertion messages."""
 
-    def __init__(self, datadir: Path, ports: dict[str, int] | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, datadir: Path, ports: dict[str, int] | None = None, env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         self.datadir = datadir
+        self.args = list(args or [])  # further `rollup devnet` flags
         self.ports = ports or dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS)), strict=True))
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
@@ -77,6 +81,7 @@ class DevnetProcess:
         cmd = [sys.executable, "-m", "rollup", "devnet", "--datadir", str(self.datadir)]
         for name, port in self.ports.items():
             cmd += [f"--{name.replace('_', '-')}", str(port)]
+        cmd += self.args
         self.ready.clear()
         self.lines.append(f"--- start: {' '.join(cmd)}")
         self.proc = subprocess.Popen(
