@@ -12,8 +12,9 @@ import logging
 import signal
 import sys
 
+from l2.config import add_flags
 from l2.errors import ConfigError, RollupError
-from sequencer.config import KEYS, load_config
+from sequencer.config import KEYS, SequencerConfig, load_config
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ FLAG_HELP = {
     "rpc_max_body_bytes": "max JSON-RPC request body",
     "logs_max_blocks": "widest eth_getLogs block range",
     "gas_cap": "gas limit of eth_call and eth_estimateGas",
+    "recovery_workers": "processes that decode transactions and recover senders (0: in process)",
     "l1_rpc": "L1 JSON-RPC URL (empty: standalone, nothing batched)",
     "deployment": "deployment file written by `rollup deploy`",
     "l1_confirmations": "L1 blocks the L1 origin and safe head trail the L1 head",
@@ -43,14 +45,7 @@ FLAG_HELP = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="TOML configuration file")
-    for key, f in KEYS.items():
-        parser.add_argument(
-            f"--{key.replace('_', '-')}",
-            dest=key,
-            default=None,
-            help=f"{FLAG_HELP.get(key, key)} (default {f.default!r}; env {'ROLLUP_SEQUENCER_' + key.upper()})",
-        )
+    add_flags(parser, SequencerConfig, "sequencer", FLAG_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

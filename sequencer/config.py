@@ -6,13 +6,11 @@ Every key, its type and default live in `SequencerConfig`; docs/sequencer.md lis
 from __future__ import annotations
 
 import dataclasses
-import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
+from l2.config import load_config as l2_load_config
 from l2.errors import ConfigError
 
 ENV_PREFIX = "ROLLUP_SEQUENCER_"
@@ -68,54 +66,13 @@ class SequencerConfig:
 KEYS = {f.name: f for f in fields(SequencerConfig)}
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
-    kind = type(getattr(SequencerConfig, name))
-    if isinstance(value, str) and kind is not str:
-        try:
-            return kind(value)
-        except ValueError:
-            raise ConfigError(f"{source}: {name} must be {kind.__name__}, not {value!r}") from None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f"{source}: {name} must be {kind.__name__}, not {value!r}")
-    return value
-
-
 def load_config(
     path: str | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> SequencerConfig:
-    """Merge the layers; any unknown key or bad value is a ConfigError naming where it came from."""
-    values: dict[str, Any] = {}
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        section = data.get("sequencer", data)
-        if not isinstance(section, dict):
-            raise ConfigError(f"config file {path}: [sequencer] must be a table")
-        for key, value in section.items():
-            if key not in KEYS:
-                raise ConfigError(f"config file {path}: unknown key {key!r}")
-            values[key] = _coerce(key, value, f"config file {path}")
-    for var, value in (os.environ if env is None else env).items():
-        if var.startswith(ENV_PREFIX):
-            key = var[len(ENV_PREFIX) :].lower()
-            if key not in KEYS:
-                raise ConfigError(f"environment variable {var}: unknown key {key!r}")
-            values[key] = _coerce(key, value, f"environment variable {var}")
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            values[key] = _coerce(key, value, f"flag --{key.replace('_', '-')}")
-    try:
-        return SequencerConfig(**values)
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from None
+    """Merge the layers (l2.config); any unknown key or bad value is a ConfigError naming where it came from."""
+    return l2_load_config(SequencerConfig, "sequencer", path, env, overrides)
 
 
 def replace(config: SequencerConfig, **changes: Any) -> SequencerConfig:
