@@ -16,6 +16,7 @@ from l1.deploy import Deployment
 from l1.inbox_reader import InboxReader
 from l2.backends import require_fast_backends
 from l2.chain import L2Chain
+from l2.http import metrics_app, rpc_app, serve
 from l2.spec import ChainSpec, load_genesis
 from l2.types import Head
 from sequencer.config import SequencerConfig
@@ -83,8 +84,11 @@ class Sequencer:
         self.producer.update_gauges()
         log.info("chain %d at block %d (0x%s)", self.spec.chain_id, head.block_number, head.hash.hex())
 
-        self.rpc_port = await self._serve(self._rpc_app(), self.config.rpc_host, self.config.rpc_port)
-        self.metrics_port = await self._serve(self._metrics_app(), self.config.metrics_host, self.config.metrics_port)
+        c = self.config
+        app = rpc_app(lambda: self.rpc, c.rpc_max_body_bytes)
+        self.rpc_port = await serve(app, c.rpc_host, c.rpc_port, self._runners)
+        metrics = metrics_app(self.metrics.exposition, self.producer.update_gauges)
+        self.metrics_port = await serve(metrics, c.metrics_host, c.metrics_port, self._runners)
         from sequencer.grpc_api import start_grpc
 
         self._grpc, self.grpc_port = await start_grpc(self, self.config.grpc_host, self.config.grpc_port)
@@ -112,34 +116,3 @@ class Sequencer:
             self.chain.close()
             self.chain = None
 
-    async def _serve(self, app: web.Application, host: str, port: int) -> int:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
-        self._runners.append(runner)
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        return int(sockets[0].getsockname()[1]) if sockets else port
-
-    def _rpc_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.rpc_max_body_bytes)
-
-        async def post(request: web.Request) -> web.Response:
-            body = await request.read()
-            answer = await self.rpc.handle(body)
-            if answer is None:
-                return web.Response(status=200)
-            return web.Response(body=answer, content_type="application/json")
-
-        app.router.add_post("/", post)
-        return app
-
-    def _metrics_app(self) -> web.Application:
-        app = web.Application()
-
-        async def get(request: web.Request) -> web.Response:
-            self.producer.update_gauges()
-            return web.Response(body=self.metrics.exposition(), headers={"Content-Type": "text/plain; version=0.0.4"})
-
-        app.router.add_get("/metrics", get)
-        return app

@@ -32,6 +32,7 @@ from l1.deploy import Deployment
 from l1.inbox_reader import InboxReader
 from l2.backends import require_fast_backends
 from l2.chain import L2Chain
+from l2.http import metrics_app, rpc_app, serve
 from l2.replay import Applied, Replayer
 from l2.rpc import JsonRpc, RpcSettings
 from l2.types import Head
@@ -363,10 +364,11 @@ class VerifierService:
         self._loop_thread = threading.Thread(target=self._loop.run_forever, name="verifier-http", daemon=True)
         self._loop_thread.start()
         self.rpc = self._make_rpc(chain)
-        self.rpc_port = self._on_loop(self._serve(self._rpc_app(), self.config.rpc_host, self.config.rpc_port))
-        self.metrics_port = self._on_loop(
-            self._serve(self._metrics_app(), self.config.metrics_host, self.config.metrics_port)
-        )
+        c = self.config
+        rpc = rpc_app(self._rpc, c.rpc_max_body_bytes)
+        self.rpc_port = self._on_loop(serve(rpc, c.rpc_host, c.rpc_port, self._runners))
+        metrics = metrics_app(self.metrics.exposition, self._refresh_heads)
+        self.metrics_port = self._on_loop(serve(metrics, c.metrics_host, c.metrics_port, self._runners))
 
     def _make_rpc(self, chain: L2Chain) -> JsonRpc:
         """The shared read-only JSON-RPC (eth_sendRawTransaction answers that this node cannot)."""
@@ -390,40 +392,16 @@ class VerifierService:
             "l1SyncedBlock": hex(max(self.verifier.synced_l1_block, 0)),
         }
 
-    async def _serve(self, app: web.Application, host: str, port: int) -> int:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
-        self._runners.append(runner)
-        return int(runner.addresses[0][1]) if runner.addresses else port
+    def _rpc(self) -> JsonRpc:
+        assert self.rpc is not None
+        return self.rpc
+
+    def _refresh_heads(self) -> None:
+        if self.verifier is not None and self.chain is not None:
+            self.verifier.update_heads()
 
     async def _stop_servers(self) -> None:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
 
-    def _rpc_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.rpc_max_body_bytes)
-
-        async def post(request: web.Request) -> web.Response:
-            body = await request.read()
-            assert self.rpc is not None
-            answer = await self.rpc.handle(body)
-            if answer is None:
-                return web.Response(status=200)
-            return web.Response(body=answer, content_type="application/json")
-
-        app.router.add_post("/", post)
-        return app
-
-    def _metrics_app(self) -> web.Application:
-        app = web.Application()
-
-        async def get(request: web.Request) -> web.Response:
-            if self.verifier is not None and self.chain is not None:
-                self.verifier.update_heads()
-            return web.Response(body=self.metrics.exposition(), headers={"Content-Type": "text/plain; version=0.0.4"})
-
-        app.router.add_get("/metrics", get)
-        return app
