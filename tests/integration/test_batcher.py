@@ -65,9 +65,13 @@ def start_batcher(anvil_url: str, deployment: Path, grpc_target: str, log: Path)
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
+_sent = {"nonce": 0}  # USER's next nonce: this module's sequencer is fresh and only this test sends
+
+
 def send_transfers(sequencer: EmbeddedSequencer, count: int) -> None:
     w3 = Web3(Web3.HTTPProvider(sequencer.rpc_url))
-    nonce = w3.eth.get_transaction_count(USER.address)
+    nonce = _sent["nonce"]
+    _sent["nonce"] += count
     for i in range(count):
         tx = {
             "chainId": 901, "nonce": nonce + i, "to": "0x000000000000000000000000000000000000dEaD", "value": 1,
