@@ -16,7 +16,7 @@ from eth_utils import to_checksum_address
 
 from batcher.metrics import ProposerMetrics
 from batcher.service import wait_idle
-from l1.assertions import Verdict, judge
+from l1.assertions import AssertionCache, Verdict, judge
 from l1.bindings import Assertion, AssertionStatus, L1Error, L1Reverted, RollupBinding
 from l1.transactions import L1Transactor
 from l2.output_root import output_root_at
@@ -44,22 +44,13 @@ class Proposer:
         self.propose_every = propose_every
         self.wrong_root = test_only_post_wrong_root
         self.address = to_checksum_address(transactor.address)
-        self._assertions: dict[int, Assertion] = {}  # settled ones are cached
+        self._assertions = AssertionCache(rollup)
 
     # -- L1 view -----------------------------------------------------------------------
 
     def assertions(self) -> list[Assertion]:
         """All assertions, newest last (confirmed/rejected ones read once)."""
-        count = self.rollup.assertion_count()
-        out = []
-        for i in range(count):
-            cached = self._assertions.get(i)
-            if cached is None or cached.status is AssertionStatus.PENDING:
-                cached = self.rollup.assertion(i)
-                if cached.status is not AssertionStatus.PENDING:
-                    self._assertions[i] = cached
-            out.append(cached)
-        return out
+        return self._assertions.all()
 
     def parent(self, assertions: list[Assertion]) -> Assertion | None:
         """The newest assertion our chain agrees with (None while we have not replayed enough)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from l1.bindings import Assertion
+from l1.bindings import Assertion, AssertionStatus, RollupBinding
 from l2.output_root import output_root_at
 from l2.replay import Replayer
 
@@ -52,3 +52,27 @@ def judge(assertion: Assertion, replayer: Replayer) -> Judgement:
             f"output root at block {our_block}: ours 0x{ours.hex()}, asserted 0x{assertion.output_root.hex()}",
         )
     return Judgement(Verdict.MATCH, ours, our_block)
+
+
+class AssertionCache:
+    """Every assertion on L1, oldest first: pending ones read again each call, settled ones once."""
+
+    def __init__(self, rollup: RollupBinding) -> None:
+        self.rollup = rollup
+        self._settled: dict[int, Assertion] = {}
+
+    def all(self) -> list[Assertion]:
+        out = []
+        for i in range(self.rollup.assertion_count()):
+            cached = self._settled.get(i)
+            if cached is None:
+                cached = self.rollup.assertion(i)
+                if cached.status is not AssertionStatus.PENDING:
+                    self._settled[i] = cached
+            out.append(cached)
+        return out
+
+    def forget_beyond(self, entries: int) -> None:
+        """After an L1 reorg below `entries` inbox entries: read the assertions beyond again."""
+        for i in [i for i, a in self._settled.items() if a.inbox_entries > entries]:
+            del self._settled[i]

@@ -17,7 +17,7 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 from l1.accumulators import ZERO32, delayed_accumulator
-from l1.bindings import DelayedInboxBinding, InboxBinding, InboxEntry, L1Error
+from l1.bindings import DelayedInboxBinding, DeliveredMessage, InboxBinding, InboxEntry, L1Error
 from l1.deploy import Deployment
 from l2.deposits import Deposit
 from l2.derivation import InboxBatch, QueuedDeposit
@@ -95,6 +95,7 @@ class InboxReader:
         the entries handed out: re-reading a whole log range per call made a catch-up of n
         entries cost ~n^2/limit event decodings and calldata fetches.
         """
+        self._check_deposit_cache()
         to_block = self.confirmed_head()
         if first_index in self._ahead:
             start = self._ahead_to + 1
@@ -134,12 +135,15 @@ class InboxReader:
             self._origins.popitem(last=False)
         return origin
 
-    def delayed(self, index: int) -> QueuedDeposit:
+    def _check_deposit_cache(self) -> None:
+        """Once per poll (not per message): drop cached delayed messages if L1 replaced their blocks."""
         if self._deposits and self.block_hash(self._deposits[-1][0].l1_block_number) != self._deposits[-1][2]:
             log.warning("L1 reorg below cached delayed messages: reading them again")
             self._deposits.clear()
             self._deposit_scanned_to = self.start_block - 1
             self._origins.clear()
+
+    def delayed(self, index: int) -> QueuedDeposit:
         while index >= len(self._deposits):
             head = self.head()
             if self._deposit_scanned_to >= head:
@@ -151,10 +155,7 @@ class InboxReader:
             self._deposit_scanned_to = end
         return self._deposits[index][0]
 
-    def _add_deposit(self, delivered: object) -> None:
-        from l1.bindings import DeliveredMessage
-
-        assert isinstance(delivered, DeliveredMessage)
+    def _add_deposit(self, delivered: DeliveredMessage) -> None:
         message = delivered.message
         if message.index != len(self._deposits):
             raise L1Error(f"delayed message {message.index} out of order (expected {len(self._deposits)})")
@@ -176,6 +177,7 @@ class InboxReader:
 
     def deposits_from(self, index: int, to_block: int) -> list[QueuedDeposit]:
         """Delayed messages from `index` on made in L1 blocks up to `to_block` (the sequencer's view)."""
+        self._check_deposit_cache()
         out: list[QueuedDeposit] = []
         while True:
             try:

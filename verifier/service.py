@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from l1.assertions import Judgement, Verdict, judge
+from l1.assertions import AssertionCache, Judgement, Verdict, judge
 from l1.bindings import Assertion, AssertionStatus, RollupBinding
 from l1.deploy import Deployment
 from l1.inbox_reader import InboxReader
@@ -120,7 +120,7 @@ class Verifier:
         self.metrics = metrics
         self.handoff = handoff
         self.entries_per_step = entries_per_step
-        self._assertions: dict[int, Assertion] = {}  # confirmed / rejected ones are never read again
+        self._assertions = AssertionCache(rollup)
         self._verdicts: dict[int, tuple[tuple[Any, ...], Judgement]] = {}  # final verdicts by id
         self.synced_l1_block = reader.start_block - 1
         self.update_heads()
@@ -185,13 +185,7 @@ class Verifier:
 
     def assertions(self) -> list[Assertion]:
         """Every assertion on L1, oldest first; pending ones are read again each poll."""
-        out = []
-        for i in range(self.rollup.assertion_count()):
-            cached = self._assertions.get(i)
-            if cached is None or cached.status is AssertionStatus.PENDING:
-                cached = self._assertions[i] = self.rollup.assertion(i)
-            out.append(cached)
-        return out
+        return self._assertions.all()
 
     def judge_assertions(self) -> None:
         """Judge each assertion not judged yet; report mismatches; move the finalized head."""
@@ -245,8 +239,7 @@ class Verifier:
 
     def _forget_beyond(self, entries: int) -> None:
         """After an L1 reorg: assertions past the kept entries may be gone or say other things."""
-        for i in [i for i, a in self._assertions.items() if a.inbox_entries > entries]:
-            del self._assertions[i]
+        self._assertions.forget_beyond(entries)
         for i in [i for i, (content, _) in self._verdicts.items() if content[2] > entries]:
             del self._verdicts[i]
 
