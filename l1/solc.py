@@ -27,13 +27,19 @@ class SourceTree:
 
     sources: Path
     artifacts: Path
+    # Other trees this one may import from, by project-relative path (`import "l1/contracts/X.sol"`);
+    # they are compiled along but give no artifacts here (test harnesses of l1 libraries).
+    imports: tuple[Path, ...] = ()
 
 
 SOURCE_TREES: tuple[SourceTree, ...] = (
     SourceTree(PROJECT_ROOT / "l2" / "predeploys", PROJECT_ROOT / "l2" / "predeploys" / "artifacts"),
     SourceTree(PROJECT_ROOT / "bench" / "contracts", PROJECT_ROOT / "bench" / "contracts" / "artifacts"),
     SourceTree(PROJECT_ROOT / "l1" / "contracts", PROJECT_ROOT / "l1" / "artifacts"),
-    SourceTree(PROJECT_ROOT / "tests" / "contracts", PROJECT_ROOT / "tests" / "contracts" / "artifacts"),
+    SourceTree(
+        PROJECT_ROOT / "tests" / "contracts", PROJECT_ROOT / "tests" / "contracts" / "artifacts",
+        imports=(PROJECT_ROOT / "l1" / "contracts",),
+    ),
 )
 
 
@@ -46,6 +52,9 @@ def _standard_json(tree: SourceTree) -> dict:
         path.relative_to(tree.sources).as_posix(): {"content": path.read_text()}
         for path in sorted(tree.sources.rglob("*.sol"))
     }
+    for extra in tree.imports:
+        for path in sorted(extra.rglob("*.sol")):
+            sources[path.relative_to(PROJECT_ROOT).as_posix()] = {"content": path.read_text()}
     return {
         "language": "Solidity",
         "sources": sources,
@@ -80,7 +89,10 @@ def compile_tree(tree: SourceTree) -> dict[str, dict]:
     if errors:
         raise CompilerError("\n".join(e.get("formattedMessage", e["message"]) for e in errors))
     artifacts: dict[str, dict] = {}
+    own = {path.relative_to(tree.sources).as_posix() for path in tree.sources.rglob("*.sol")}
     for source_name, contracts in output.get("contracts", {}).items():
+        if source_name not in own:  # an imported tree: its artifacts live with it
+            continue
         source_hash = hashlib.sha256(request["sources"][source_name]["content"].encode()).hexdigest()
         for name, out in contracts.items():
             bytecode = out["evm"]["bytecode"]["object"]
