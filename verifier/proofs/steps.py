@@ -1,0 +1,687 @@
+"""The EVM step function (docs/fraud-proofs.md 2.3): the Python twin of OneStepProver.sol.
+
+`step(state)` returns the state after one step and the proof bytes the Solidity verifier
+decodes, produced in the order the verifier reads them, by the same decisions: the proof
+is a by-product of running the step, so the two cannot drift apart silently. A step this
+slice does not prove raises `Unsupported(name)` with the name the contract reverts with.
+
+Proof layout (all packed, no lengths: every count follows from what was read before):
+`MachineState ++ Frame ++ CodeRecord` preimages, then for an EXEC step below the code size
+the code words holding the opcode and its PUSH immediate with their boundary siblings, then
+(when the stack checks pass) the top `need` stack items, top first, and the hash under them,
+then what the opcode reads, in its order: a BlockCtx / TxCtx / BlockAcc preimage, memory or
+calldata words with siblings, a JUMPDEST bitmap word, a copy's source words then its destination
+memory words; a top-frame end adds TxCtx and BlockAcc (docs/fraud-proofs.md 2.3, "As built").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import rlp
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+
+from verifier.proofs import world_state
+from verifier.proofs.buf import CODE_DEPTH, MEM_DEPTH, ZERO32, Buf
+from verifier.proofs.commitments import (
+    EXEC,
+    PHASE_NAMES,
+    TX_END,
+    BlockAcc,
+    BlockCtx,
+    Code,
+    CodeRecord,
+    Frame,
+    MachineState,
+    Packed,
+    TxCtx,
+    stack_hash,
+)
+from verifier.proofs.journal import (
+    FLAG_WARM,
+    AccountEntry,
+    Journal,
+    LeafProof,
+    SlotEntry,
+    account_key,
+    slot_key,
+)
+from verifier.proofs.optable import OPS
+
+UINT256 = (1 << 256) - 1
+MAX_MEM_WORDS = 1 << MEM_DEPTH
+INLINE = 544
+OOG = 1 << 128  # a cost no frame can pay
+COPIES = (0x37, 0x39, 0x3E, 0x5E)  # CALLDATACOPY, CODECOPY, RETURNDATACOPY, MCOPY
+ACCOUNT_OPS = (0x31, 0x3B, 0x3F, 0x47)  # BALANCE, EXTCODESIZE, EXTCODEHASH, SELFBALANCE: an account leaf
+SLOT_OPS = (0x54, 0x55)  # SLOAD, SSTORE: a slot leaf
+LOGS = range(0xA0, 0xA5)
+COLD_ACCOUNT, WARM_ACCOUNT = 2600, 100  # EIP-2929
+EMPTY_BLOOM = bytes(256)
+
+
+class Unsupported(Exception):
+    """A step this prover cannot prove yet; `name` is what the verifier reverts with."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+        self.proof = b""  # the proof read up to the refusal: enough for the verifier to refuse too
+
+
+@dataclass(frozen=True)
+class Section:
+    """A labelled part of a proof: a packed preimage (`layout`) or a run of 32-byte words."""
+
+    label: str
+    data: bytes
+    layout: type[Packed] | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The chain constants baked into the verifier at deployment (1.1)."""
+
+    chain_id: int
+    gas_limit: int
+    coinbase: bytes
+
+
+@dataclass(frozen=True)
+class ExecState:
+    """A machine state in phase EXEC (or the TX_END it ends in) with everything its
+    commitment hides: the frame's stack and memory, its code, the block byte store."""
+
+    ms: MachineState  # its frame / tx / block / blockAcc fields are recomputed by `machine_state`
+    frame: Frame  # its stack, stackDepth and memRoot are recomputed from `stack` and `memory`
+    tx: TxCtx
+    block: BlockCtx
+    acc: BlockAcc
+    code: Code
+    stack: tuple[int, ...]  # bottom first
+    memory: Buf
+    store: Buf
+    chain: Chain
+    cd_source: Buf | None = None  # the caller's memory when the calldata view is not the store
+    rd_source: Buf | None = None  # the last callee's memory (return data view)
+    # the tx journal (1.6): when set, `ms.journalRoot/journalCount` are taken from it; world_db holds
+    # the pre-tx trie nodes (ms.worldRoot) for LOAD proofs; snap_journal is the frame's snapshot
+    journal: Journal | None = None
+    world_db: Any = None
+    snap_journal: Journal | None = None
+    tx_bloom: bytes = EMPTY_BLOOM  # the 256-byte tx bloom (TxCtx.bloom is its hash)
+    snap_bloom: bytes = EMPTY_BLOOM
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def committed_frame(self) -> Frame:
+        if "frame" not in self._cache:
+            self._cache["frame"] = replace(
+                self.frame, stack=stack_hash(self.stack), stackDepth=len(self.stack), memRoot=self.memory.root
+            )
+        return self._cache["frame"]
+
+    def machine_state(self) -> MachineState:
+        if "ms" not in self._cache:
+            ms = self.ms
+            if self.journal is not None:
+                ms = replace(ms, journalRoot=self.journal.root, journalCount=self.journal.count)
+            self._cache["ms"] = replace(
+                ms,
+                frame=self.committed_frame().hash(),
+                tx=self.tx.hash(),
+                block=self.block.hash(),
+                blockAcc=self.acc.hash(),
+            )
+        return self._cache["ms"]
+
+    def hash(self) -> bytes:
+        return self.machine_state().hash()
+
+
+def _w(v: int) -> bytes:
+    return v.to_bytes(32, "big")
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 256) if v >> 255 else v
+
+
+def alu(op: int, a: int, b: int = 0, c: int = 0) -> int:
+    """Arithmetic, comparison and bitwise opcodes (0x01-0x1d) on 256-bit words."""
+    if op == 0x01:
+        return (a + b) & UINT256
+    if op == 0x02:
+        return (a * b) & UINT256
+    if op == 0x03:
+        return (a - b) & UINT256
+    if op == 0x04:
+        return a // b if b else 0
+    if op == 0x05:
+        if b == 0:
+            return 0
+        sa, sb = _signed(a), _signed(b)
+        q = abs(sa) // abs(sb)
+        return (q if (sa < 0) == (sb < 0) else -q) & UINT256
+    if op == 0x06:
+        return a % b if b else 0
+    if op == 0x07:
+        if b == 0:
+            return 0
+        sa, sb = _signed(a), _signed(b)
+        r = abs(sa) % abs(sb)
+        return (-r if sa < 0 else r) & UINT256
+    if op == 0x08:
+        return (a + b) % c if c else 0
+    if op == 0x09:
+        return (a * b) % c if c else 0
+    if op == 0x0A:
+        return pow(a, b, 1 << 256)
+    if op == 0x0B:
+        if a > 30:
+            return b
+        bit = 8 * a + 7
+        mask = (1 << bit) - 1
+        return (b | (UINT256 - mask)) if b >> bit & 1 else b & mask
+    if op == 0x10:
+        return int(a < b)
+    if op == 0x11:
+        return int(a > b)
+    if op == 0x12:
+        return int(_signed(a) < _signed(b))
+    if op == 0x13:
+        return int(_signed(a) > _signed(b))
+    if op == 0x14:
+        return int(a == b)
+    if op == 0x15:
+        return int(a == 0)
+    if op == 0x16:
+        return a & b
+    if op == 0x17:
+        return a | b
+    if op == 0x18:
+        return a ^ b
+    if op == 0x19:
+        return UINT256 - a
+    if op == 0x1A:
+        return (b >> (8 * (31 - a))) & 0xFF if a < 32 else 0
+    if op == 0x1B:
+        return (b << a) & UINT256 if a < 256 else 0
+    if op == 0x1C:
+        return b >> a if a < 256 else 0
+    if op == 0x1D:
+        return (_signed(b) >> min(a, 256)) & UINT256
+    raise ValueError(f"not an ALU opcode: {op:#x}")
+
+
+def mem_cost(words: int) -> int:
+    return 3 * words + words * words // 512
+
+
+def op_cost(op: int, items: list[int], base: int, mem_words: int) -> tuple[int, int]:
+    """Gas of `op` as py-evm's Prague charges it, and the memory size in words after it."""
+    cost = base
+    off = size = 0
+    if op == 0x0A:
+        cost += 50 * ((items[1].bit_length() + 7) // 8)
+    elif op == 0x20:
+        off, size = items[0], items[1]
+        if size < 1 << 64:
+            cost += 6 * ((size + 31) // 32)
+    elif op in (0x51, 0x52):
+        off, size = items[0], 32
+    elif op == 0x53:
+        off, size = items[0], 1
+    elif op in (0xF3, 0xFD):
+        off, size = items[0], items[1]
+    elif op in COPIES:
+        off, size = max(items[0], items[1]) if op == 0x5E else items[0], items[2]  # MCOPY covers both
+        if size < 1 << 64:
+            cost += 3 * ((size + 31) // 32)
+    elif op in LOGS:
+        off, size = items[0], items[1]
+        cost += 375 * (op - 0xA0)
+        if size < 1 << 64:
+            cost += 8 * size
+    if size == 0:
+        return cost, mem_words
+    if off >= 1 << 64 or size >= 1 << 64:
+        return OOG, mem_words
+    words = (off + size + 31) // 32
+    if words > mem_words:
+        cost += mem_cost(words) - mem_cost(mem_words)
+        mem_words = words
+    return cost, mem_words
+
+
+class _Step:
+    """One step in progress: the proof written so far and the post-state's parts."""
+
+    def __init__(self, st: ExecState) -> None:
+        self.st = st
+        self.proof: list[bytes] = []
+        self.sections: list[Section] = []
+        self.frame = st.frame
+        self.stack = list(st.stack)
+        self.memory = st.memory
+        self.ms = st.ms
+        self.tx = st.tx
+        self.acc = st.acc
+        self.gas = st.frame.gas
+        self.mem_words = st.frame.memWords
+        self.op = -1
+        self.items: list[int] = []
+        self.journal = st.journal
+        self.store = st.store
+        self.tx_bloom = st.tx_bloom
+
+    def add(self, label: str, data: bytes, layout: type[Packed] | None = None) -> None:
+        self.proof.append(data)
+        self.sections.append(Section(label, data, layout))
+
+    def words(self, label: str, buf: Buf, off: int, size: int) -> bytes:
+        """Proof of the words covering [off, off+size); returns those bytes."""
+        first, last = off // 32, (off + size - 1) // 32
+        self.add(label, buf.proof(first, last - first + 1))
+        return buf.read(off, size)
+
+    def post(self, **frame_changes: Any) -> ExecState:
+        frame = replace(self.frame, gas=self.gas, memWords=self.mem_words, **frame_changes)
+        return replace(
+            self.st, ms=self.ms, frame=frame, tx=self.tx, acc=self.acc, stack=tuple(self.stack),
+            memory=self.memory, journal=self.journal, store=self.store, tx_bloom=self.tx_bloom, _cache={},
+        )  # fmt: skip
+
+    def mutable_journal(self) -> Journal:
+        """The journal to change in this step (a copy: the pre-state keeps its own)."""
+        if self.journal is None:
+            raise ValueError("a world-state step needs the tx journal (ExecState.journal)")
+        if self.journal is self.st.journal:
+            self.journal = self.journal.copy()
+        return self.journal
+
+    def end_top(self, success: bool, exceptional: bool, out_off: int = 0, out_len: int = 0) -> ExecState:
+        """Top frame end -> TX_END (the twin of OneStepProver._endTop)."""
+        fr = self.st.frame
+        if fr.parent != ZERO32:
+            raise Unsupported("FRAME_RETURN")
+        self.add("TxCtx", self.tx.preimage(), TxCtx)
+        self.add("BlockAcc", self.acc.preimage(), BlockAcc)
+        self.tx = replace(self.tx, status=(self.tx.status & 0xFE) | int(success))
+        if not success:
+            self.tx = replace(self.tx, refund=fr.snapRefund, logCount=fr.snapLogCount, bloom=fr.snapBloom)
+            self.acc = replace(self.acc, bufLen=fr.snapBufLen)
+            self.ms = replace(self.ms, journalRoot=fr.snapJournalRoot, journalCount=fr.snapJournalCount)
+            if self.st.journal is not None:
+                self.journal = self.st.snap_journal
+            self.tx_bloom = self.st.snap_bloom
+        output = not exceptional and self.op in (0xF3, 0xFD)
+        self.ms = replace(self.ms, phase=TX_END)
+        if exceptional:
+            self.gas, self.mem_words, self.stack, self.memory = 0, fr.memWords, list(self.st.stack), self.st.memory
+        elif output:
+            del self.stack[len(self.stack) - 2 :]
+        rd_root = self.memory.root if output else ZERO32
+        return self.post(rdRoot=rd_root, rdOff=out_off, rdLen=out_len)
+
+
+def step(st: ExecState) -> tuple[ExecState, bytes]:
+    """One step from `st`: the post-state and the proof."""
+    post, sections = step_sections(st)
+    return post, b"".join(s.data for s in sections)
+
+
+def step_sections(st: ExecState) -> tuple[ExecState, list[Section]]:
+    """`step` with the proof as labelled sections (for corruption tests and size reports)."""
+    s = _Step(st)
+    s.add("MachineState", st.machine_state().preimage(), MachineState)
+    try:
+        if st.ms.phase != EXEC:
+            raise Unsupported(PHASE_NAMES.get(st.ms.phase, "PHASE"))
+        try:
+            post = _exec(s)
+        except _Halt:
+            post = s.end_top(False, True)
+    except Unsupported as exc:
+        exc.proof = b"".join(section.data for section in s.sections)
+        raise
+    return post, s.sections
+
+
+def _exec(s: _Step) -> ExecState:
+    st, fr = s.st, s.st.frame
+    s.add("Frame", st.committed_frame().preimage(), Frame)
+    s.add("CodeRecord", st.code.record.preimage(), CodeRecord)
+    code = st.code.code
+    pc = fr.pc
+    if pc >= len(code):
+        return s.end_top(True, False)
+    op = code[pc]
+    n = op - 0x5F if 0x60 <= op <= 0x7F else 0
+    immediate = s.words("code", st.code.tree, pc, n + 1)[1:]
+    s.op = op
+    info = OPS.get(op)
+    depth = len(st.stack)
+    if (
+        info is None
+        or depth < info.need
+        or depth - info.pops + info.pushes > 1024
+        or (info.state_changing and fr.static)
+    ):
+        return s.end_top(False, True)
+    if not info.supported:
+        raise Unsupported(info.name)
+    items = list(reversed(st.stack[depth - info.need :]))  # top first
+    s.items = items
+    s.add("stack", b"".join(_w(v) for v in items) + stack_hash(st.stack[: depth - info.need]))
+    if op in ACCOUNT_OPS or op in SLOT_OPS:
+        loaded = _load_if_absent(s, op, items)  # (3) a first touch is a LOAD step, pc unchanged
+        if loaded is not None:
+            return loaded
+    if op == 0x3E and items[1] + items[2] > fr.rdLen:  # py-evm checks this before any gas
+        return s.end_top(False, True)
+    cost, new_words = op_cost(op, items, info.gas, fr.memWords)
+    if cost > s.gas:
+        return s.end_top(False, True)
+    if new_words > MAX_MEM_WORDS:
+        raise Unsupported("MEMORY_LIMIT")
+    s.gas -= cost
+    s.mem_words = new_words
+    del s.stack[depth - info.pops :]
+    next_pc = pc + 1
+
+    def push(v: int) -> ExecState:
+        s.stack.append(v)
+        return s.post(pc=next_pc)
+
+    if op == 0x00:
+        return s.end_top(True, False)
+    if op in ACCOUNT_OPS:
+        return push(_account_op(s, op, items))
+    if op == 0x54:
+        return push(_sload(s, items[0]))
+    if op == 0x55:
+        return _sstore(s, items, next_pc)
+    if op in LOGS:
+        _log(s, op, items)
+        return s.post(pc=next_pc)
+    if op in (0xF3, 0xFD):
+        s.stack.extend(reversed(items))  # end_top pops them itself
+        return s.end_top(op == 0xF3, False, items[0] if items[1] else 0, items[1])
+    if op in COPIES:
+        if items[2]:
+            data = _copy_source(s, op, items[1], items[2])
+            s.words("memory", s.memory, items[0], items[2])
+            s.memory = s.memory.write(items[0], data)
+        return s.post(pc=next_pc)
+    if op <= 0x1D:
+        return push(alu(op, *items))
+    if op == 0x20:
+        off, size = items
+        if size == 0:
+            return push(int.from_bytes(keccak(b""), "big"))
+        if size > INLINE:
+            raise Unsupported("KECCAK256_SPONGE")
+        return push(int.from_bytes(keccak(s.words("memory", s.memory, off, size)), "big"))
+    if 0x30 <= op <= 0x4A:
+        return push(_env(s, op, items))
+    if op in (0x50, 0x5B):
+        return s.post(pc=next_pc)
+    if op == 0x51:
+        return push(int.from_bytes(s.words("memory", s.memory, items[0], 32), "big"))
+    if op in (0x52, 0x53):
+        off, value = items
+        data = bytes([value & 0xFF]) if op == 0x53 else _w(value)
+        s.words("memory", s.memory, off, len(data))
+        s.memory = s.memory.write(off, data)
+        return s.post(pc=next_pc)
+    if op in (0x56, 0x57):
+        if op == 0x57 and items[1] == 0:
+            return s.post(pc=next_pc)
+        dest = items[0]
+        if dest >= len(code):
+            return s.end_top(False, True)
+        bitmap = s.words("jumpdest", st.code.jump_tree, dest // 8, 1)
+        if not bitmap[0] >> (7 - dest % 8) & 1:
+            return s.end_top(False, True)
+        return s.post(pc=dest)
+    if op == 0x58:
+        return push(pc)
+    if op == 0x59:
+        return push(32 * s.mem_words)
+    if op == 0x5A:
+        return push(s.gas)
+    if op == 0x5F:
+        return push(0)
+    if op <= 0x7F:
+        next_pc = pc + 1 + n
+        return push(int.from_bytes(immediate.ljust(n, b"\x00"), "big"))
+    if op <= 0x8F:
+        return push(items[op - 0x80])
+    k = op - 0x8F  # SWAPk: window top-first becomes [items[k], items[1..k-1], items[0]]
+    window = [items[k], *items[1:k], items[0]]
+    s.stack.extend(reversed(window))
+    return s.post(pc=next_pc)
+
+
+@dataclass(frozen=True)
+class LoadFlag(Packed):
+    """One byte after the stack of a world-state opcode: 1 = the key is absent from the journal and
+    this step is its LOAD (2.4), 0 = present, the opcode runs. Each branch proves its own case
+    (an insert needs the key absent, the opcode needs its leaf), so the prover cannot choose."""
+
+    TAG = None
+    LAYOUT = (("load", 1, "u"),)
+    load: int = 0
+
+
+def _key_of(s: _Step, op: int, items: list[int]) -> tuple[bytes, bytes, int | None]:
+    """(journal key, address, slot) of a world-state opcode."""
+    fr = s.st.frame
+    if op in SLOT_OPS:
+        return slot_key(fr.address, items[0]), fr.address, items[0]
+    address = fr.address if op == 0x47 else (items[0] & ((1 << 160) - 1)).to_bytes(20, "big")
+    return account_key(address), address, None
+
+
+def mpt_nodes(nodes: list[bytes]) -> bytes:
+    """An MPT proof inside a step proof: `u32 length ++` the ABI encoding of `bytes[]` from its
+    length word on (the verifier points a `bytes[] calldata` at it, as MptUpdate.read takes)."""
+    body = abi_encode(["bytes[]"], [nodes])[32:]
+    return len(body).to_bytes(4, "big") + body
+
+
+def _load_if_absent(s: _Step, op: int, items: list[int]) -> ExecState | None:
+    """LOAD_ACCOUNT / LOAD_SLOT when the opcode's key is absent (post: only the journal changes)."""
+    if s.journal is None:
+        raise ValueError("a world-state step needs the tx journal (ExecState.journal)")
+    key, address, slot = _key_of(s, op, items)
+    absent = key not in s.journal
+    s.add("load", LoadFlag(int(absent)).preimage(), LoadFlag)
+    if not absent:
+        return None
+    journal = s.mutable_journal()
+    if slot is None:
+        la = world_state.load_account(s.st.world_db, s.st.ms.worldRoot, journal, address)
+        s.add("mpt", mpt_nodes(la.proof))
+        s.add("insert", la.insert.encode())
+    else:
+        ls = world_state.load_slot(s.st.world_db, journal, address, slot)
+        s.add("account", ls.account_leaf.encode())
+        s.add("mpt", mpt_nodes(ls.proof))
+        s.add("insert", ls.insert.encode())
+    s.gas, s.mem_words, s.stack = s.st.frame.gas, s.st.frame.memWords, list(s.st.stack)
+    return s.post(pc=s.st.frame.pc)
+
+
+def _leaf(s: _Step, key: bytes) -> LeafProof:
+    assert s.journal is not None
+    proof = s.journal.membership_proof(key)
+    s.add("leaf", proof.encode())
+    return proof
+
+
+def _account_op(s: _Step, op: int, items: list[int]) -> int:
+    """BALANCE, EXTCODESIZE, EXTCODEHASH (EIP-2929 cold 2600 / warm 100, then warm) and SELFBALANCE.
+    EXTCODESIZE's size is what the code oracle holds for the account's code hash (a live read in
+    the verifier); the prover takes the code from `world_db` (py-evm keeps code by hash)."""
+    key, _, _ = _key_of(s, op, items)
+    proof = _leaf(s, key)
+    entry = AccountEntry.decode(proof.leaf.payload)
+    if op != 0x47:
+        warm = bool(entry.flags & FLAG_WARM)
+        cost = WARM_ACCOUNT if warm else COLD_ACCOUNT
+        if cost > s.gas:
+            raise _Halt
+        s.gas -= cost
+        if not warm:
+            s.mutable_journal().update(key, replace(entry, flags=entry.flags | FLAG_WARM).encode())
+    if op == 0x3B:
+        return 0 if entry.code_hash == keccak(b"") else len(bytes(s.st.world_db[entry.code_hash]))
+    if op == 0x3F:
+        empty = entry.nonce == 0 and entry.balance == 0 and entry.code_hash == keccak(b"")
+        return 0 if empty else int.from_bytes(entry.code_hash, "big")
+    return entry.balance
+
+
+def _sload(s: _Step, slot: int) -> int:
+    proof = _leaf(s, slot_key(s.st.frame.address, slot))
+    entry = SlotEntry.decode(proof.leaf.payload)
+    cost = 100 if entry.warm else 2100
+    if cost > s.gas:
+        raise _Halt
+    s.gas -= cost
+    if not entry.warm:
+        s.mutable_journal().update(proof.leaf.key, replace(entry, warm=True).encode())
+    return entry.current
+
+
+def _sstore(s: _Step, items: list[int], next_pc: int) -> ExecState:
+    address = s.st.frame.address
+    proof = _leaf(s, slot_key(address, items[0]))
+    entry = SlotEntry.decode(proof.leaf.payload)
+    cost = world_state.sstore_gas(entry.original, entry.current, items[1], entry.warm, s.gas)
+    if not cost.ok:
+        raise _Halt
+    s.gas -= cost.gas
+    s.mutable_journal().update(proof.leaf.key, replace(entry, current=items[1], warm=True).encode())
+    s.add("TxCtx", s.tx.preimage(), TxCtx)
+    s.tx = replace(s.tx, refund=s.tx.refund + cost.refund)
+    return s.post(pc=next_pc)
+
+
+def bloom_add(bloom: bytes, item: bytes) -> bytes:
+    """The 256-byte bloom with `item`'s 3 bits set (yellow paper M3:2048)."""
+    out = bytearray(bloom)
+    h = keccak(item)
+    for i in (0, 2, 4):
+        bit = int.from_bytes(h[i : i + 2], "big") & 2047
+        out[255 - bit // 8] |= 1 << (bit % 8)
+    return bytes(out)
+
+
+def log_rlp_bytes(address: bytes, topics: list[int], data: bytes) -> bytes:
+    """rlp([address, [topics], data]): a log as the block byte store and the receipt hold it."""
+    return rlp.encode([address, [t.to_bytes(32, "big") for t in topics], data])
+
+
+def _log(s: _Step, op: int, items: list[int]) -> None:
+    """LOGn: its RLP into the block byte store at max(bufLen, logsOff), the tx bloom, logCount."""
+    off, size = items[0], items[1]
+    if size > INLINE:
+        raise Unsupported("LOGDATA_PENDING")
+    s.add("TxCtx", s.tx.preimage(), TxCtx)
+    s.add("BlockAcc", s.acc.preimage(), BlockAcc)
+    s.add("bloom", s.tx_bloom)
+    data = s.words("memory", s.memory, off, size) if size else b""
+    address = s.st.frame.address
+    topics = items[2 : 2 + op - 0xA0]
+    encoded = log_rlp_bytes(address, topics, data)
+    at = max(s.acc.bufLen, s.tx.logsOff)
+    s.words("store", s.store, at, len(encoded))
+    s.store = s.store.write(at, encoded)
+    bloom = bloom_add(s.tx_bloom, address)
+    for t in topics:
+        bloom = bloom_add(bloom, t.to_bytes(32, "big"))
+    s.tx_bloom = bloom
+    s.tx = replace(s.tx, logCount=s.tx.logCount + 1, bloom=keccak(bloom))
+    s.acc = replace(s.acc, bufRoot=s.store.root, bufLen=at + len(encoded))
+
+
+class _Halt(Exception):
+    """Out of gas inside an opcode's world-state part: exceptional halt."""
+
+
+def _env(s: _Step, op: int, items: list[int]) -> int:
+    st, fr = s.st, s.st.frame
+    simple = {
+        0x30: lambda: int.from_bytes(fr.address, "big"),
+        0x33: lambda: int.from_bytes(fr.caller, "big"),
+        0x34: lambda: fr.value,
+        0x36: lambda: fr.cdLen,
+        0x38: lambda: len(st.code.code),
+        0x3D: lambda: fr.rdLen,
+        0x41: lambda: int.from_bytes(st.chain.coinbase, "big"),
+        0x45: lambda: st.chain.gas_limit,
+        0x46: lambda: st.chain.chain_id,
+        0x49: lambda: 0,  # BLOBHASH: L2 transactions carry no blobs
+        0x4A: lambda: 1,  # BLOBBASEFEE: excess blob gas is always 0
+    }
+    if op in simple:
+        return simple[op]()
+    if op == 0x35:
+        return _calldata_load(s, items[0])
+    if op in (0x32, 0x3A):
+        s.add("TxCtx", st.tx.preimage(), TxCtx)
+        return int.from_bytes(st.tx.sender, "big") if op == 0x32 else st.tx.gasPrice
+    s.add("BlockCtx", st.block.preimage(), BlockCtx)
+    return {
+        0x42: st.block.timestamp,
+        0x43: st.block.number,
+        0x44: int.from_bytes(st.block.parentHash, "big"),  # PREVRANDAO = mixHash = parentHash
+        0x48: st.block.baseFee,
+    }[op]
+
+
+def _copy_source(s: _Step, op: int, src: int, size: int) -> bytes:
+    """The source bytes of a copy (zero past the source's end); the twin of `_copySource`."""
+    if size > INLINE:
+        raise Unsupported("COPY_PENDING")
+    st, fr = s.st, s.st.frame
+    avail, base, buf = 1 << 256, 0, s.memory  # MCOPY: memory before the write
+    if op == 0x37:
+        avail, base = fr.cdLen, fr.cdOff
+        buf = st.store if fr.cdRoot == ZERO32 else st.cd_source  # type: ignore[assignment]
+    elif op == 0x39:
+        avail, buf = len(st.code.code), st.code.tree
+    elif op == 0x3E:
+        avail, base, buf = fr.rdLen, fr.rdOff, st.rd_source  # type: ignore[assignment]
+    if src >= avail:
+        return bytes(size)
+    if op == 0x37 and fr.cdRoot == ZERO32:
+        s.add("BlockAcc", st.acc.preimage(), BlockAcc)
+    n = min(avail - src, size)
+    return s.words("source", buf, base + src, n).ljust(size, b"\x00")
+
+
+def _calldata_load(s: _Step, i: int) -> int:
+    fr = s.st.frame
+    if i >= fr.cdLen:
+        return 0
+    if fr.cdRoot == ZERO32:
+        s.add("BlockAcc", s.st.acc.preimage(), BlockAcc)
+        source = s.st.store
+    else:
+        if s.st.cd_source is None or s.st.cd_source.root != fr.cdRoot:
+            raise ValueError("a callee frame's state needs its calldata source (the caller's memory)")
+        source = s.st.cd_source
+    n = min(32, fr.cdLen - i)
+    data = s.words("calldata", source, fr.cdOff + i, n)
+    return int.from_bytes(data.ljust(32, b"\x00"), "big")
+
+
+__all__ = [
+    "CODE_DEPTH", "Chain", "ExecState", "LoadFlag", "Section", "Unsupported", "alu", "bloom_add", "log_rlp_bytes",
+    "mpt_nodes", "op_cost", "step", "step_sections",
+]  # fmt: skip

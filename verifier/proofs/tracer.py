@@ -1,0 +1,507 @@
+"""Traces a real transaction through py-evm and rebuilds the machine state before each opcode.
+
+The hook is a subclass of the block state's computation class whose opcode table wraps
+every opcode: before an opcode of the top frame runs it records pc, gas, stack, memory,
+refund and logs. `ExecState`s are then built from those records and the transaction's
+context, and `check` asserts that the Python step function, run from the state before
+opcode j, lands exactly on the commitment built from py-evm's state before opcode j+1
+(and, for the last opcode, on py-evm's result): Python step semantics and py-evm agree.
+
+World state: `worldRoot` is the real pre-tx state root (the builder's state is persisted
+before the transaction so every trie node is at hand for LOAD proofs) and the journal is the
+real tx journal (docs/fraud-proofs.md 1.6): `journal_at_frame_entry` builds it as TX_START /
+TX_SETUP / TX_CALL leave it, and before every opcode the journal is rebuilt independently from
+py-evm's own values of each key (nonce, balance, code hash, slot original / current, warm
+flags), keys in first-touch order, so a Python step that changes the journal wrongly lands on
+another root. An opcode that first touches a key is preceded by its LOAD state.
+
+Fields this slice never changes and cannot yet compute (cursor, entry, the block's earlier
+transaction records) are filled with fixed placeholders; they only have to be the same before
+and after each step (docs/fraud-proofs.md 6, "built so far").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import rlp
+from eth.vm.logic.invalid import InvalidOpcode
+from eth_bloom import BloomFilter
+from eth_hash.auto import keccak
+from trie import HexaryTrie
+
+from l2.deposits import DEPOSIT_TX_TYPE, DepositTransaction
+from l2.execution import BlockBuilder
+from l2.messages import L2Tx, message_hash
+from l2.spec import ChainSpec
+from l2.transactions import decode_transaction, floor_gas
+from verifier.proofs.buf import MEM_DEPTH, ZERO32, Buf, zero
+from verifier.proofs.commitments import (
+    EXEC,
+    BlockAcc,
+    BlockCtx,
+    Code,
+    Cursor,
+    EntryCtx,
+    Frame,
+    MachineState,
+    TxCtx,
+)
+from verifier.proofs.journal import (
+    EMPTY_TRIE_ROOT,
+    FLAG_TOUCHED,
+    FLAG_WARM,
+    AccountEntry,
+    Journal,
+    SlotEntry,
+)
+from verifier.proofs.mpt import account_path, slot_path
+from verifier.proofs.steps import Chain, ExecState, Unsupported, step
+from verifier.proofs.world_state import commit_steps
+
+TXREC_DEPTH = 16
+EMPTY_BLOOM_HASH = keccak(b"\x00" * 256)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """py-evm's top frame just before one opcode."""
+
+    pc: int
+    gas: int
+    stack: tuple[int, ...]
+    memory: bytes
+    refund: int
+    logs: tuple[tuple[bytes, tuple[int, ...], bytes], ...]
+    world: tuple[tuple[Any, ...], ...] = ()  # py-evm's values of the journal keys touched so far
+    load: tuple[Any, ...] | None = None  # a key this opcode touches first, with its values
+
+
+Key = tuple[Any, ...]  # ("a", address) or ("s", address, slot)
+
+
+def _view(state: Any, key: Key) -> tuple[Any, ...]:
+    """py-evm's current values of one journal key."""
+    if key[0] == "a":
+        a = key[1]
+        return (key, state.get_nonce(a), state.get_balance(a), bytes(state.get_code_hash(a)),
+                bool(state.is_address_warm(a)))  # fmt: skip
+    a, slot = key[1], key[2]
+    return (key, state.get_storage(a, slot, from_journal=False), state.get_storage(a, slot),
+            bool(state.is_storage_warm(a, slot)))  # fmt: skip
+
+
+def _touch(op: int, stack: tuple[int, ...], address: bytes) -> Key | None:
+    """The journal key an opcode needs (docs/fraud-proofs.md 2.4), None when it needs none."""
+    if op in (0x54, 0x55) and stack:
+        return ("s", address, stack[-1])
+    if op in (0x31, 0x3B, 0x3F) and stack:
+        return ("a", (stack[-1] & ((1 << 160) - 1)).to_bytes(20, "big"))
+    if op == 0x47:
+        return ("a", address)
+    return None
+
+
+@dataclass
+class _Recorder:
+    snaps: list[Snapshot] = field(default_factory=list)
+    next_pc: int = 0
+    top: Any = None  # the top-frame computation
+    keys: list[Key] = field(default_factory=list)  # journal keys in first-touch order
+
+    def before(self, computation: Any) -> None:
+        if self.top is None:
+            self.top = computation
+        stack = tuple(v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values)
+        logs = tuple((bytes(a), tuple(t), bytes(d)) for _, a, t, d in computation._log_entries)
+        state = computation.state
+        world = tuple(_view(state, k) for k in self.keys)
+        code = bytes(computation.msg.code)
+        key = (
+            _touch(code[self.next_pc], stack, bytes(computation.msg.storage_address))
+            if self.next_pc < len(code)
+            else None
+        )
+        load = None
+        if key is not None and key not in self.keys:
+            self.keys.append(key)
+            load = _view(state, key)
+        self.snaps.append(
+            Snapshot(
+                self.next_pc,
+                computation._gas_meter.gas_remaining,
+                stack,
+                bytes(computation._memory._bytes),
+                computation._gas_meter.gas_refunded,
+                logs,
+                world,
+                load,
+            )
+        )
+
+    def after(self, computation: Any) -> None:
+        self.next_pc = computation.code.program_counter
+
+
+def _traced_class(base: Any, recorder: _Recorder) -> type:
+    def wrap(op: int, fn: Any) -> Any:
+        def traced(computation: Any) -> None:
+            top = computation.msg.depth == 0
+            if top:
+                recorder.before(computation)
+            fn(computation=computation)
+            if top:
+                recorder.after(computation)
+
+        return traced
+
+    table = {op: wrap(op, base.opcodes.get(op) or InvalidOpcode(op)) for op in range(256)}
+    return type("Traced" + base.__name__, (base,), {"opcodes": table})
+
+
+def _align(n: int) -> int:
+    return (n + 31) // 32 * 32
+
+
+def _rlp_item(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(payload offset, payload length, next item offset) of the RLP item at `pos`."""
+    b = data[pos]
+    if b < 0x80:
+        return pos, 1, pos + 1
+    if b < 0xB8:
+        return pos + 1, b - 0x80, pos + 1 + b - 0x80
+    if b < 0xC0:
+        n = b - 0xB7
+        length = int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
+        return pos + 1 + n, length, pos + 1 + n + length
+    if b < 0xF8:
+        return pos + 1, b - 0xC0, pos + 1 + b - 0xC0
+    n = b - 0xF7
+    length = int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
+    return pos + 1 + n, length, pos + 1 + n + length
+
+
+def data_offset(raw: bytes) -> int:
+    """Offset of the calldata bytes inside the EIP-2718 encoding (legacy, types 1, 2 and 0x7E)."""
+    typed = raw[0] < 0xC0
+    index = {0x01: 6, 0x02: 7, DEPOSIT_TX_TYPE: 5}.get(raw[0], 0) if typed else 5
+    pos, _, _ = _rlp_item(raw, 1 if typed else 0)
+    for _ in range(index):
+        _, _, pos = _rlp_item(raw, pos)
+    start, _, _ = _rlp_item(raw, pos)
+    return start
+
+
+def log_rlp(log: tuple[bytes, tuple[int, ...], bytes]) -> bytes:
+    address, topics, data = log
+    return rlp.encode([address, [t.to_bytes(32, "big") for t in topics], data])
+
+
+def bloom_bytes(logs: Any) -> bytes:
+    bloom = BloomFilter()
+    for address, topics, _ in logs:
+        bloom.add(address)
+        for t in topics:
+            bloom.add(t.to_bytes(32, "big"))
+    return int(bloom).to_bytes(256, "big")
+
+
+def bloom_hash(logs: Any) -> bytes:
+    return keccak(bloom_bytes(logs))
+
+
+def pre_account(db: Any, world_root: bytes, address: bytes) -> AccountEntry:
+    """The journal entry LOAD_ACCOUNT inserts for `address` (cold, orig* = current)."""
+    value = HexaryTrie(db, world_root).get(account_path(address))
+    if not value:
+        return AccountEntry.loaded(address, existed=False)
+    nonce, balance, storage_root, code_hash = rlp.decode(value)
+    return AccountEntry.loaded(address, int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"),
+                               storage_root, code_hash)  # fmt: skip
+
+
+def pre_slot(db: Any, world_root: bytes, address: bytes, slot: int) -> int:
+    storage_root = pre_account(db, world_root, address).orig_storage_root
+    value = HexaryTrie(db, storage_root).get(slot_path(slot)) if storage_root != EMPTY_TRIE_ROOT else b""
+    return rlp.decode(value, sedes=rlp.sedes.big_endian_int) if value else 0
+
+
+def journal_at_frame_entry(db: Any, world_root: bytes, tx: TxCtx, coinbase: bytes, deposit: bool = False) -> Journal:
+    """The tx journal at the start of the top frame, as TX_START / TX_SETUP / TX_CALL (or a deposit's
+    DEPOSIT_START) leave it (docs/fraud-proofs.md 2.2): the sender loaded, gas bought
+    (`gasLimit·gasPrice`, none for a deposit, which mints `value` instead), nonce + 1, warm; `to`
+    and the coinbase loaded and warm; `value` moved sender -> to (both touched). Loads in that
+    order. The tx-level steps replace this function once they exist; it is the reference they
+    must reproduce."""
+    journal = Journal()
+    entries: dict[bytes, AccountEntry] = {}
+    for a in (tx.sender, tx.to, coinbase):
+        if a not in entries:
+            entries[a] = pre_account(db, world_root, a)
+            journal.insert_account(entries[a])
+    sender = entries[tx.sender]
+    balance = sender.balance + tx.value if deposit else sender.balance - tx.gasLimit * tx.gasPrice
+    entries[tx.sender] = replace(sender, nonce=sender.nonce + 1, balance=balance)
+    for a in entries:
+        entries[a] = replace(entries[a], flags=entries[a].flags | FLAG_WARM)
+    entries[tx.sender] = replace(entries[tx.sender], balance=entries[tx.sender].balance - tx.value)
+    entries[tx.to] = replace(entries[tx.to], balance=entries[tx.to].balance + tx.value)
+    for a in (tx.sender, tx.to):
+        entries[a] = replace(entries[a], flags=entries[a].flags | FLAG_TOUCHED)
+    for e in entries.values():
+        journal.update(e.key, e.encode())
+    return journal
+
+
+def _journal_of(db: Any, world_root: bytes, world: tuple[tuple[Any, ...], ...], touched: set[bytes],
+                load: tuple[Any, ...] | None = None) -> Journal:  # fmt: skip
+    """The journal holding py-evm's values of `world` (keys in first-touch order) and, with `load`,
+    that key freshly loaded (cold, its pre-tx value) after them."""
+    journal = Journal()
+    for view in world:
+        key = view[0]
+        if key[0] == "a":
+            base = pre_account(db, world_root, key[1])
+            flags = base.flags | (FLAG_WARM if view[4] else 0) | (FLAG_TOUCHED if key[1] in touched else 0)
+            journal.insert_account(replace(base, nonce=view[1], balance=view[2], code_hash=view[3], flags=flags))
+        else:
+            journal.insert_slot(SlotEntry(key[1], key[2], view[1], view[2], view[3]))
+    if load is not None:
+        key = load[0]
+        if key[0] == "a":
+            base = pre_account(db, world_root, key[1])
+            assert (base.nonce, base.balance, base.code_hash) == load[1:4], "a first touch sees pre-tx values"
+            journal.insert_account(base)
+        else:
+            original = pre_slot(db, world_root, key[1], key[2])
+            assert load[1] == load[2] == original, "a first touch sees the pre-tx value"
+            journal.insert_slot(SlotEntry(key[1], key[2], original, original, False))
+    return journal
+
+
+def settle(journal: Journal, tx: TxCtx, gas_left: int, refund: int, coinbase: bytes, base_fee: int,
+           deposit: bool = False) -> Journal:  # fmt: skip
+    """The journal after TX_END (2.5): unused gas back to the sender, the fee to the coinbase
+    (touched). A stand-in for the TX_END step, used to check the journal against py-evm's
+    post-state root through the COMMIT walk."""
+    out = journal.copy()
+    used = tx.gasLimit - gas_left
+    gas_used = max(used - min(refund, used // 5), tx.floor)
+    sender = AccountEntry.decode(out.get(AccountEntry.loaded(tx.sender).key).payload)
+    out.update(sender.key, replace(sender, balance=sender.balance + (tx.gasLimit - gas_used) * tx.gasPrice).encode())
+    cb = AccountEntry.decode(out.get(AccountEntry.loaded(coinbase).key).payload)
+    fee = 0 if deposit else gas_used * (tx.gasPrice - base_fee)
+    out.update(cb.key, replace(cb, balance=cb.balance + fee, flags=cb.flags | FLAG_TOUCHED).encode())
+    return out
+
+
+@dataclass
+class Trace:
+    """The states before each top-frame opcode of one transaction (and before each opcode's
+    LOAD, where it needs one), and py-evm's result."""
+
+    raw: bytes
+    states: list[ExecState]
+    success: bool
+    gas_left: int
+    output: bytes
+    pre_root: bytes = ZERO32  # py-evm's state root before and after the transaction
+    post_root: bytes = ZERO32
+    db: Any = None  # trie nodes of both
+    tx: TxCtx | None = None
+    coinbase: bytes = b""
+    base_fee: int = 0
+
+
+def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, spec: ChainSpec) -> Trace:
+    """Apply a signed transaction's `raw` bytes or a deposit to `builder` (it stays in the
+    block) and trace its top frame."""
+    tx: Any
+    if isinstance(raw, DepositTransaction):
+        tx, raw = raw, raw.encode()
+    else:
+        tx = decode_transaction(raw, spec)
+    deposit = tx.type_id == DEPOSIT_TX_TYPE
+    state: Any = builder.state
+    prior_store, gas_used, tx_count = _block_store(builder), builder.gas_used, len(builder.transactions)
+    block_bloom = builder.bloom
+    coinbase = bytes(spec.fee_recipient)
+    state.persist()  # every node of the pre-tx tries into the db: LOAD proofs read them
+    pre_root, db = bytes(state.state_root), state._account_db._raw_store_db
+    recorder = _Recorder()
+    recorder.keys = [("a", a) for a in dict.fromkeys((bytes(tx.sender), bytes(tx.to), coinbase))]
+    state.computation_class = _traced_class(type(state).computation_class, recorder)
+    try:
+        builder.add(tx)
+    finally:
+        del state.computation_class
+    state.persist()
+    post_root = bytes(state.state_root)
+    top = recorder.top
+    if top is None:
+        return Trace(raw, [], True, 0, b"", pre_root, post_root, db)
+    chain = Chain(spec.chain_id, spec.gas_limit, bytes(spec.fee_recipient))
+    header = builder.header
+    origin = builder.attrs.l1_origin
+    block = BlockCtx(
+        number=header.block_number, timestamp=header.timestamp, parentHash=bytes(header.parent_hash),
+        baseFee=header.base_fee_per_gas or 0, newOrigin=0, originNumber=origin.number,
+        originHash=bytes(origin.hash), originBaseFee=origin.base_fee,
+    )  # fmt: skip
+    raw_off = _align(prior_store[1])
+    store0 = prior_store[0].write(raw_off, raw)
+    raw_end = raw_off + len(raw)
+    logs_off = _align(raw_end)
+    data = bytes(tx.data)
+    cd_off = raw_off + data_offset(raw)
+    assert raw[cd_off - raw_off : cd_off - raw_off + len(data)] == data
+    zeros = data.count(0)
+    base_fee = header.base_fee_per_gas or 0
+    gas_price = min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+    # a deposit's leaf is its DelayedInbox message hash (not known here: the encoding's hash stands in)
+    msg_leaf = keccak(raw) if deposit else message_hash(L2Tx(raw))
+    tx_ctx = TxCtx(
+        kind=int(deposit), type=tx.type_id or 0, msgLeaf=msg_leaf, sender=bytes(tx.sender), to=bytes(tx.to),
+        nonce=tx.nonce, gasLimit=tx.gas, value=tx.value, maxFee=tx.max_fee_per_gas, tip=tx.max_priority_fee_per_gas,
+        gasPrice=gas_price, rawOff=raw_off, rawLen=len(raw), dataOff=cd_off, dataLen=len(data),
+        zeroBytes=zeros, nonZeroBytes=len(data) - zeros, intrinsic=tx.intrinsic_gas, floor=floor_gas(tx),
+        logsOff=logs_off, bloom=EMPTY_BLOOM_HASH,
+    )  # fmt: skip
+    code = Code(bytes(top.msg.code))
+    frame = Frame(
+        depth=0, kind=0, static=int(top.msg.is_static), address=bytes(top.msg.storage_address),
+        caller=bytes(top.msg.sender), value=top.msg.value, code=code.record.hash(), cdRoot=ZERO32, cdOff=cd_off,
+        cdLen=len(data), snapBufLen=raw_end, snapBloom=EMPTY_BLOOM_HASH,
+    )  # fmt: skip
+    ms = MachineState(phase=EXEC, cursor=Cursor().hash(), entry=EntryCtx().hash(), worldRoot=pre_root)
+    block_bloom_hash = keccak(block_bloom.to_bytes(256, "big"))
+    acc0 = BlockAcc(gasUsed=gas_used, txCount=tx_count, txRecRoot=zero(TXREC_DEPTH), bloomHash=block_bloom_hash)
+    entry = journal_at_frame_entry(db, pre_root, tx_ctx, coinbase, deposit)
+    frame = frame.replace(snapJournalRoot=entry.root, snapJournalCount=entry.count)
+    touched = {tx_ctx.sender, tx_ctx.to}
+    if recorder.snaps and _journal_of(db, pre_root, recorder.snaps[0].world, touched).root != entry.root:
+        raise AssertionError("journal_at_frame_entry disagrees with py-evm's state at the first opcode")
+    states = []
+    for snap in recorder.snaps:
+        store, buf_len = store0, raw_end
+        if snap.logs:
+            region = b"".join(log_rlp(log) for log in snap.logs)
+            store, buf_len = store0.write(logs_off, region), logs_off + len(region)
+        base = ExecState(
+            ms=ms,
+            frame=Frame.decode(frame.preimage()).replace(pc=snap.pc, gas=snap.gas, memWords=len(snap.memory) // 32),
+            tx=tx_ctx.replace(refund=snap.refund, logCount=len(snap.logs), bloom=bloom_hash(snap.logs)),
+            block=block,
+            acc=acc0.replace(bufRoot=store.root, bufLen=buf_len),
+            code=code,
+            stack=snap.stack,
+            memory=Buf.of_bytes(MEM_DEPTH, snap.memory),
+            store=store,
+            chain=chain,
+            journal=_journal_of(db, pre_root, snap.world, touched),
+            world_db=db,
+            snap_journal=entry,
+            tx_bloom=bloom_bytes(snap.logs),
+        )
+        states.append(base)
+        if snap.load is not None:  # the LOAD step's post-state, then the opcode runs from it
+            states.append(replace(base, journal=_journal_of(db, pre_root, snap.world, touched, snap.load), _cache={}))
+    return Trace(
+        raw,
+        states,
+        top.is_success,
+        top.get_gas_remaining(),
+        bytes(top.output),
+        pre_root,
+        post_root,
+        db,
+        tx_ctx,
+        coinbase,
+        base_fee,
+    )
+
+
+def _block_store(builder: BlockBuilder) -> tuple[Buf, int]:
+    """The block byte store (1.7) after the builder's transactions so far."""
+    buf, length = Buf(MEM_DEPTH), 0
+    for tx, receipt in zip(builder.transactions, builder.receipts, strict=True):
+        raw = tx.encode()
+        off = _align(length)
+        buf = buf.write(off, raw)
+        length = off + len(raw)
+        region = b"".join(log_rlp((bytes(lg.address), tuple(lg.topics), bytes(lg.data))) for lg in receipt.logs)
+        if region:
+            buf = buf.write(_align(length), region)
+            length = _align(length) + len(region)
+    return buf, length
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One traced opcode: the pre-state, and the proof and post hash where the slice proves it."""
+
+    state: ExecState
+    proof: bytes | None
+    post_hash: bytes | None
+    unsupported: str | None
+
+
+def check(trace: Trace) -> list[Checked]:
+    """Run the Python step on every traced state; assert it agrees with py-evm's next state.
+
+    Raises AssertionError on the first disagreement."""
+    out = []
+    refused = False  # after a refused step (a CALL ...) the journal misses its effects
+    for j, st in enumerate(trace.states):
+        try:
+            post, proof = step(st)
+        except Unsupported as exc:
+            out.append(Checked(st, None, None, exc.name))
+            refused = True
+            continue
+        if j + 1 < len(trace.states):
+            expected = trace.states[j + 1]
+            if post.hash() != expected.hash():
+                raise AssertionError(
+                    f"step {j} (pc {st.frame.pc}, op {st.code.code[st.frame.pc]:#x}): "
+                    f"Python post {post.committed_frame()} != py-evm {expected.committed_frame()}"
+                )
+        else:
+            _check_end(trace, post, commit=not refused)
+        out.append(Checked(st, proof, post.hash(), None))
+    return out
+
+
+def _check_end(trace: Trace, post: ExecState, commit: bool = True) -> None:
+    fr = post.committed_frame()
+    assert post.ms.phase == 6, "the last opcode must end the top frame"
+    assert fr.gas == trace.gas_left, (fr.gas, trace.gas_left)
+    assert (post.tx.status & 1) == int(trace.success)
+    if fr.rdLen:
+        assert post.memory.read(fr.rdOff, fr.rdLen) == trace.output
+    else:
+        assert trace.output == b""
+    if commit and post.journal is not None and trace.tx is not None:
+        root = commit_root(trace, post)
+        assert root == trace.post_root, f"journal committed {root.hex()} != py-evm {trace.post_root.hex()}"
+
+
+class _Overlay(dict):
+    """New trie nodes go here; reads fall through to py-evm's database (left untouched)."""
+
+    def __init__(self, base: Any) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, key: bytes) -> bytes:
+        return self.base[key]
+
+
+def commit_root(trace: Trace, post: ExecState) -> bytes:
+    """The state root the COMMIT walk (WorldState's Python twin) gives for the journal at the end
+    of the top frame, settled as TX_END would: py-evm's post-state root when all agree."""
+    assert post.journal is not None and trace.tx is not None
+    settled = settle(post.journal, trace.tx, post.frame.gas, post.tx.refund, trace.coinbase, trace.base_fee,
+                     trace.tx.kind == 1)  # fmt: skip
+    return commit_steps(_Overlay(trace.db), trace.pre_root, settled)[-1].next_world_root
