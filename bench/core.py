@@ -34,8 +34,14 @@ def _blocks(txs: list[bytes]) -> list[list[bytes]]:
     return [txs[i : i + BLOCK_TXS] for i in range(0, len(txs), BLOCK_TXS)]
 
 
-def run_l2(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
-    """Seconds and gas to decode, execute, seal and commit the workload through `l2`."""
+def run_l2(spec: ChainSpec, workload: Workload, max_block_bytes: int | None = None) -> tuple[float, int, int]:
+    """Seconds, gas and blocks to decode, execute, seal and commit the workload through `l2`.
+
+    Blocks of BLOCK_TXS transactions (as the py-evm baseline's), or, with `max_block_bytes`,
+    packed as the sequencer's producer packs them: a block takes transactions in order until the
+    next one's gas limit exceeds the gas left (the spec's block gas limit) or its encoding
+    exceeds the bytes left.
+    """
     with tempfile.TemporaryDirectory(prefix="bench-core-") as path:
         chain = L2Chain.open(path, spec, map_size=8 << 30)
         try:
@@ -44,14 +50,33 @@ def run_l2(spec: ChainSpec, workload: Workload) -> tuple[float, int]:
                 chain.build_block(
                     BlockAttributes(timestamp, L1Origin(0)), [decode_transaction(r, spec) for r in workload.setup]
                 )
-            gas = 0
+            gas = blocks = 0
             start = time.perf_counter()
-            for raw_block in _blocks(workload.txs):
-                timestamp += 1
-                txs = [decode_transaction(raw, spec) for raw in raw_block]
-                sealed, _ = chain.build_block(BlockAttributes(timestamp, L1Origin(0)), txs)
-                gas += sealed.header.gas_used
-            return time.perf_counter() - start, gas
+            if max_block_bytes is None:
+                for raw_block in _blocks(workload.txs):
+                    timestamp += 1
+                    txs = [decode_transaction(raw, spec) for raw in raw_block]
+                    sealed, _ = chain.build_block(BlockAttributes(timestamp, L1Origin(0)), txs)
+                    gas += sealed.header.gas_used
+                    blocks += 1
+            else:
+                builder, bytes_left = None, 0
+                for raw in workload.txs:
+                    tx = decode_transaction(raw, spec)
+                    if builder is not None and (tx.gas > builder.gas_left or len(raw) > bytes_left):
+                        sealed = builder.seal()
+                        chain.commit(builder, sealed)
+                        gas, blocks, builder = gas + sealed.header.gas_used, blocks + 1, None
+                    if builder is None:
+                        timestamp += 1
+                        builder, bytes_left = chain.open_block(BlockAttributes(timestamp, L1Origin(0))), max_block_bytes
+                    builder.add(tx)
+                    bytes_left -= len(raw)
+                if builder is not None:
+                    sealed = builder.seal()
+                    chain.commit(builder, sealed)
+                    gas, blocks = gas + sealed.header.gas_used, blocks + 1
+            return time.perf_counter() - start, gas, blocks
         finally:
             chain.close()
 
@@ -107,7 +132,7 @@ def run_bench(txs: int | None = None) -> BenchResult:
     for make in (eth_transfers, erc20_transfers):
         workload = make(count, base.chain_id)
         spec = workload.spec(base)
-        ours_s, ours_gas = run_l2(spec, workload)
+        ours_s, ours_gas, _ = run_l2(spec, workload)
         base_s, base_gas = run_pyevm(spec, workload)
         if ours_gas != base_gas:
             result.notes.append(f"{workload.name}: gas differs (ours {ours_gas}, py-evm {base_gas})")

@@ -3,10 +3,18 @@
 A load generator on loopback sends pre-signed ETH and ERC-20 transfers (bench.workloads) to a
 `rollup sequencer` subprocess over a few persistent HTTP connections (JSON-RPC batches of
 BATCH), and watches sealed blocks. Baseline: `bench.core.run_l2` (decode, execute, seal and
-commit the same workload through `l2`, no RPC, one thread), measured in the same run. The
-notes give each side's CPU per transaction, so a gain from a second core shows as such.
-Latency: single-transaction requests paced at half the measured maximum rate; send to the
-moment a polling client sees the transaction in a sealed block.
+commit the same workload through `l2`, no RPC, one thread), measured right before and right
+after each phase (the mean: the shared machine's load drifts), on the same transactions and
+genesis, in blocks packed by the producer's rules (the spec's block gas limit and the
+producer's byte cap), so both sides seal blocks of the same size. The notes give each side's
+CPU per transaction, so a gain from a second core shows as such. Latency: single-transaction
+requests paced at half the measured maximum rate; send to the moment a polling client sees the
+transaction in a sealed block.
+
+While a phase runs, the bench asks the sequencer only for `eth_blockNumber` (the seal times)
+and, once per new block, its /metrics (how many transactions were included): reading each
+block's transactions meanwhile took 5-9% of the sequencer's GIL time, work the raw baseline
+never does. The blocks' contents are read after the phase.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,13 +37,16 @@ from bench.core import run_l2
 from bench.report import BenchResult
 from bench.workloads import Workload, erc20_transfers, eth_transfers
 from l2.backends import require_fast_backends
-from l2.spec import devnet_spec
+from l2.spec import ChainSpec, devnet_spec
+from sequencer.producer import MAX_BLOCK_TX_BYTES
 
 DEFAULT_TXS = 2000
 BATCH = 50  # transactions per JSON-RPC batch request in the throughput phase
 CONNECTIONS = 4
 BLOCK_TIME = 1.0
 POLL_SECONDS = 0.02
+METRICS_RECHECK_SECONDS = 1.0  # /metrics again without a new block (the counter moves just after the seal)
+INCLUDED = re.compile(rb"^rollup_sequencer_transactions_included_total ([0-9.e+]+)$", re.MULTILINE)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -80,20 +92,31 @@ def batch_body(raws: list[bytes]) -> bytes:
                        for i, r in enumerate(raws)]).encode()
 
 
+def included(conn: http.client.HTTPConnection) -> int:
+    """The sequencer's count of transactions sealed in blocks, from its /metrics (persistent connection)."""
+    conn.request("GET", "/metrics")
+    match = INCLUDED.search(conn.getresponse().read())
+    if match is None:
+        raise RuntimeError("no rollup_sequencer_transactions_included_total in /metrics")
+    return int(float(match.group(1)))
+
+
 class _BlockWatcher(threading.Thread):
     """Records when each block was first seen sealed, and (`wait_for`) what each block holds.
 
     The thread only polls `eth_blockNumber`, the cheapest call, so its clock lags a seal by
-    one poll interval plus one small request; the blocks' contents are fetched by the caller
-    (untimed). Fetching them in the timing loop would add a large, GIL-bound request to every
-    observation while the builder is busy (hundreds of ms late, measured).
+    one poll interval plus one small request. `wait_for` learns from /metrics (once per new
+    block) when all the phase's transactions are sealed, and only then reads the blocks'
+    contents: fetching them during the load cost the sequencer ~35-150 ms of GIL per block.
     """
 
-    def __init__(self, port: int, start_block: int) -> None:
+    def __init__(self, port: int, metrics_port: int, start_block: int) -> None:
         super().__init__(daemon=True)
         self.port = port
+        self.metrics = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=60)
+        self.start_block = start_block
         self.head = start_block
-        self.next = start_block + 1
+        self.included_before = included(self.metrics)
         self.sealed_at: dict[int, float] = {}
         self.seen: dict[str, float] = {}
         self.blocks: list[tuple[float, int, int]] = []  # (seen at, transactions, gas) of non-empty blocks
@@ -116,31 +139,46 @@ class _BlockWatcher(threading.Thread):
             self.error = exc
 
     def wait_for(self, count: int) -> None:
-        """Block until `count` transactions were seen sealed (or the watcher failed)."""
-        rpc = _Rpc(self.port)
-        while self.txs < count:
+        """Block until `count` transactions were sealed and the thread has seen their blocks."""
+        checked_head, checked_at = -1, 0.0
+        while True:
             if self.error is not None:
                 raise RuntimeError(f"block watcher failed: {self.error!r}") from self.error
-            while self.next in self.sealed_at:
-                block = rpc.one("eth_getBlockByNumber", hex(self.next), False)
-                assert isinstance(block, dict)
-                at, gas = self.sealed_at[self.next], int(block["gasUsed"], 16)
-                for tx_hash in block["transactions"]:
-                    self.seen[tx_hash] = at
-                self.txs += len(block["transactions"])
-                self.gas += gas
-                if block["transactions"]:
-                    self.blocks.append((at, len(block["transactions"]), gas))
-                self.next += 1
+            head = self.head
+            if head != checked_head or time.monotonic() - checked_at > METRICS_RECHECK_SECONDS:
+                checked_head, checked_at = head, time.monotonic()
+                if included(self.metrics) - self.included_before >= count:
+                    break
+            time.sleep(POLL_SECONDS)
+        sealed = int(str(_Rpc(self.port).one("eth_blockNumber")), 16)  # holds every counted transaction
+        while self.head < sealed:
+            if self.error is not None:
+                raise RuntimeError(f"block watcher failed: {self.error!r}") from self.error
             time.sleep(POLL_SECONDS)
 
+    def read_blocks(self) -> None:
+        """After the phase: what each block seen sealed holds (transactions, gas)."""
+        self.metrics.close()
+        rpc = _Rpc(self.port)
+        for number in range(self.start_block + 1, self.head + 1):
+            block = rpc.one("eth_getBlockByNumber", hex(number), False)
+            assert isinstance(block, dict)
+            at, gas = self.sealed_at[number], int(block["gasUsed"], 16)
+            for tx_hash in block["transactions"]:
+                self.seen[tx_hash] = at
+            self.txs += len(block["transactions"])
+            self.gas += gas
+            if block["transactions"]:
+                self.blocks.append((at, len(block["transactions"]), gas))
 
-def _start_sequencer(genesis: Path, datadir: Path, count: int) -> tuple[subprocess.Popen[str], int]:
-    port = _free_port()
+
+def _start_sequencer(genesis: Path, datadir: Path, count: int) -> tuple[subprocess.Popen[str], int, int]:
+    """The sequencer subprocess, its JSON-RPC port and its metrics port."""
+    port, metrics_port = _free_port(), _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "rollup", "sequencer", "--log-level", "WARNING", "--genesis", str(genesis),
          "--datadir", str(datadir), "--rpc-port", str(port), "--grpc-port", str(_free_port()),
-         "--metrics-port", str(_free_port()), "--block-time", str(BLOCK_TIME),
+         "--metrics-port", str(metrics_port), "--block-time", str(BLOCK_TIME),
          "--mempool-per-sender", str(count), "--mempool-global", str(4 * count)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -149,7 +187,7 @@ def _start_sequencer(genesis: Path, datadir: Path, count: int) -> tuple[subproce
     if not line.startswith("sequencer ready"):
         proc.kill()
         raise RuntimeError(f"sequencer did not start: {line!r}")
-    return proc, port
+    return proc, port, metrics_port
 
 
 @dataclass
@@ -167,7 +205,7 @@ class Throughput:
         return self.txs / self.seconds
 
 
-def _throughput(proc: subprocess.Popen[str], port: int, txs: list[bytes]) -> Throughput:
+def _throughput(proc: subprocess.Popen[str], port: int, metrics_port: int, txs: list[bytes]) -> Throughput:
     """Send everything as fast as the connections allow and watch the blocks.
 
     Under load: from the first send to the sealing of the last block sealed under load, i.e. the
@@ -175,7 +213,7 @@ def _throughput(proc: subprocess.Popen[str], port: int, txs: list[bytes]) -> Thr
     The wait for the first block tick (up to one block time, the builder idle) is counted.
     """
     rpc = _Rpc(port)
-    watcher = _BlockWatcher(port, int(str(rpc.one("eth_blockNumber")), 16))
+    watcher = _BlockWatcher(port, metrics_port, int(str(rpc.one("eth_blockNumber")), 16))
     watcher.start()
     # The load generator shares the machine with the sequencer: keep its own work minimal.
     bodies = [batch_body(txs[i : i + BATCH]) for i in range(0, len(txs), BATCH)]
@@ -194,9 +232,10 @@ def _throughput(proc: subprocess.Popen[str], port: int, txs: list[bytes]) -> Thr
     for t in threads:
         t.join()
     watcher.wait_for(len(txs))
+    cpu = {k: v - cpu_before[k] for k, v in _cpu(proc.pid).items()}
     watcher.stop.set()
     watcher.join()
-    cpu = {k: v - cpu_before[k] for k, v in _cpu(proc.pid).items()}
+    watcher.read_blocks()
     blocks = watcher.blocks
     if len(blocks) < 3:  # too few blocks to leave the tail out: everything, to the last one seen
         return Throughput(max(watcher.seen.values()) - start, watcher.txs, watcher.gas, len(blocks), cpu)
@@ -228,10 +267,10 @@ def _cpu(pid: int) -> dict[str, float]:
     return out
 
 
-def _latency(port: int, txs: list[bytes], rate: float) -> list[float]:
+def _latency(port: int, metrics_port: int, txs: list[bytes], rate: float) -> list[float]:
     """Send one transaction per request at `rate` per second; seconds from send to seen sealed, sorted."""
     rpc = _Rpc(port)
-    watcher = _BlockWatcher(port, int(str(rpc.one("eth_blockNumber")), 16))
+    watcher = _BlockWatcher(port, metrics_port, int(str(rpc.one("eth_blockNumber")), 16))
     watcher.start()
     sent_at: dict[str, float] = {}
     lock = threading.Lock()
@@ -257,6 +296,7 @@ def _latency(port: int, txs: list[bytes], rate: float) -> list[float]:
     watcher.wait_for(len(sent_at))
     watcher.stop.set()
     watcher.join()
+    watcher.read_blocks()
     return sorted(watcher.seen[h] - t0 for h, t0 in sent_at.items())
 
 
@@ -278,16 +318,10 @@ def run_bench(txs: int | None = None) -> BenchResult:
     erc20, erc20_rest = _halves(erc20_transfers(count + count // 2, chain_id), count)
     spec = erc20.spec(eth.spec(devnet_spec()))
     result = BenchResult("sequencer")
-    raw: dict[str, tuple[float, int]] = {}
-    raw_cpu: dict[str, float] = {}
-    for w in (eth, erc20):
-        cpu = time.process_time()
-        raw[w.name] = run_l2(w.spec(devnet_spec()), w)
-        raw_cpu[w.name] = time.process_time() - cpu
     with tempfile.TemporaryDirectory(prefix="bench-sequencer-") as tmp:
         genesis = Path(tmp) / "genesis.json"
         genesis.write_text(json.dumps(spec.to_json()))
-        proc, port = _start_sequencer(genesis, Path(tmp) / "data", count)
+        proc, port, metrics_port = _start_sequencer(genesis, Path(tmp) / "data", count)
         try:
             rpc = _Rpc(port)
             rpc.send_batch(erc20.setup)
@@ -298,20 +332,25 @@ def run_bench(txs: int | None = None) -> BenchResult:
                 time.sleep(0.05)
             rates = {}
             for workload in (eth, erc20):
-                run = _throughput(proc, port, workload.txs)
-                raw_s, raw_gas = raw[workload.name]
+                # The baseline right before and right after the phase (the machine's load drifts).
+                raws = [_raw(spec, workload)]
+                run = _throughput(proc, port, metrics_port, workload.txs)
+                raws.append(_raw(spec, workload))
+                raw_s, raw_gas, raw_blocks = sum(r[0] for r in raws) / 2, raws[0][1], raws[0][2]
+                raw_cpu = sum(r[3] for r in raws) / 2
                 raw_rate = len(workload.txs) / raw_s
                 rates[workload.name] = run.tx_per_s
                 result.compare(f"{workload.name}_tx_per_s", run.tx_per_s, raw_rate)
                 result.compare(f"{workload.name}_mgas_per_s", run.gas / run.seconds / 1e6, raw_gas / raw_s / 1e6)
                 per_tx = ", ".join(f"{who} {1e6 * s / len(workload.txs):.0f}" for who, s in run.cpu.items())
                 result.notes.append(
-                    f"{workload.name}: {run.blocks} blocks; CPU us per tx: {per_tx}; "
-                    f"raw l2 {1e6 * raw_cpu[workload.name] / len(workload.txs):.0f}"
+                    f"{workload.name}: {run.blocks} blocks (raw l2 {raw_blocks}); CPU us per tx: {per_tx}; "
+                    f"raw l2 {1e6 * raw_cpu / len(workload.txs):.0f}; raw l2 before / after the phase "
+                    f"{len(workload.txs) / raws[0][0]:.0f} / {len(workload.txs) / raws[1][0]:.0f} tx/s"
                 )
             latency_txs = [t for pair in zip(eth_rest, erc20_rest, strict=False) for t in pair]
             half_rate = min(rates.values()) / 2
-            latencies = _latency(port, latency_txs, half_rate)
+            latencies = _latency(port, metrics_port, latency_txs, half_rate)
             target = 2 * BLOCK_TIME
             result.compare("soft_confirm_p50_s", _percentile(latencies, 50), target, higher_is_better=False)
             result.compare("soft_confirm_p99_s", _percentile(latencies, 99), target, higher_is_better=False)
@@ -323,14 +362,25 @@ def run_bench(txs: int | None = None) -> BenchResult:
         f"({CONNECTIONS} connections, batches of {BATCH}), block time {BLOCK_TIME}s, each block fsynced; "
         "tx_per_s = first send to the last block sealed under load (the final tail block left out, the wait "
         "for the first block tick counted); "
-        "baseline: bench.core.run_l2 on the same transactions (one thread: decode, execute, seal, commit; "
-        "blocks of 400); the sequencer decodes in worker processes, so it uses more than one core"
+        "baseline: bench.core.run_l2 (one thread: decode, execute, seal, commit; mean of a run right before "
+        "and one right after each phase) on the same transactions and "
+        f"genesis, same block gas limit ({spec.gas_limit:,}) and blocks packed as the producer packs them "
+        f"(byte cap {MAX_BLOCK_TX_BYTES:,}); the sequencer decodes in worker processes, so it uses more than one "
+        "core; during a phase the bench reads only eth_blockNumber and, per new block, /metrics (block contents "
+        "after the phase)"
     )
     result.notes.append(
         f"latency: {len(latency_txs)} mixed txs, one per request, at {half_rate:.0f} tx/s (half the lower max "
         f"rate); baseline column = target 2 x block time"
     )
     return result
+
+
+def _raw(spec: ChainSpec, workload: Workload) -> tuple[float, int, int, float]:
+    """Raw `l2` on the same genesis, transactions and block packing: seconds, gas, blocks, CPU seconds."""
+    cpu = time.process_time()
+    seconds, gas, blocks = run_l2(spec, workload, max_block_bytes=MAX_BLOCK_TX_BYTES)
+    return seconds, gas, blocks, time.process_time() - cpu
 
 
 def _token(workload: Workload) -> bytes:

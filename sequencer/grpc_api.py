@@ -1,4 +1,8 @@
-"""The gRPC API of proto/sequencer.proto (grpc.aio, on the service's event loop) plus grpc health."""
+"""The gRPC API of proto/sequencer.proto (grpc.aio, on the service's event loop) plus grpc health.
+
+SubmitTransaction admits through `sequencer.rpc.Submission`, exactly as eth_sendRawTransaction:
+decoding and sender recovery in the worker processes, the pool's rules on the loop.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from l2.errors import InvalidTransaction, UnknownBlock
 from l2.predeploys import L1_INFO_ADDRESS, L1_INFO_NUMBER_SLOT
-from l2.transactions import decode_transaction
 from l2.types import Head
 from proto import sequencer_pb2 as pb
 from proto import sequencer_pb2_grpc as pb_grpc
+from sequencer.rpc import Submission
 
 if TYPE_CHECKING:
     from sequencer.service import Sequencer
@@ -27,6 +31,7 @@ STREAM_POLL_SECONDS = 1.0
 class SequencerServicer(pb_grpc.SequencerServicer):
     def __init__(self, service: Sequencer) -> None:
         self.service = service
+        self.submission = Submission(service.mempool, service.producer, service.metrics, service.recovery)
 
     @property
     def chain(self):  # noqa: ANN201
@@ -36,12 +41,9 @@ class SequencerServicer(pb_grpc.SequencerServicer):
         self, request: pb.SubmitTransactionRequest, context: grpc.aio.ServicerContext
     ) -> pb.SubmitTransactionResponse:
         try:
-            tx = decode_transaction(request.raw_transaction, self.service.spec)
-            self.service.mempool.add(tx)
-        except InvalidTransaction as exc:
-            self.service.metrics.reject(exc.rule)
+            tx = await self.submission.submit(request.raw_transaction)
+        except InvalidTransaction as exc:  # counted by rule in `admit`
             return pb.SubmitTransactionResponse(rejected_rule=exc.rule, message=exc.message)
-        self.service.producer.poke()
         return pb.SubmitTransactionResponse(transaction_hash=tx.hash)
 
     async def GetBlock(self, request: pb.GetBlockRequest, context: grpc.aio.ServicerContext) -> pb.Block:

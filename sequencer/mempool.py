@@ -63,6 +63,7 @@ class PoolTx:
     sender: bytes
     nonce: int
     arrival: int
+    size: int  # encoded bytes, what the block's byte cap counts
 
     def effective_tip(self, base_fee: int) -> int:
         return min(self.tx.max_priority_fee_per_gas, self.tx.max_fee_per_gas - base_fee)
@@ -102,6 +103,7 @@ class Mempool:
         self._by_hash: dict[bytes, PoolTx] = {}
         self._arrivals = itertools.count()
         self.total_gas = 0  # gas of every pooled transaction: a cheap upper bound of the pending gas
+        self.total_bytes = 0  # encoded size of every pooled transaction: the same for pending bytes
         self.lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -149,13 +151,15 @@ class Mempool:
                 )
             elif len(self._by_hash) >= self.global_cap:
                 self._evict_cheapest_for(tx)
-            entry = PoolTx(tx, tx_hash, sender, tx.nonce, next(self._arrivals))
+            entry = PoolTx(tx, tx_hash, sender, tx.nonce, next(self._arrivals), len(tx.encode()))
             if old is not None:
                 del self._by_hash[old.hash]
                 self.total_gas -= old.tx.gas
+                self.total_bytes -= old.size
             account.txs[tx.nonce] = entry
             self._by_hash[tx_hash] = entry
             self.total_gas += tx.gas
+            self.total_bytes += entry.size
             return entry
 
     def _account(self, sender: bytes) -> _Account:
@@ -203,15 +207,27 @@ class Mempool:
             pending = sum(a.pending_count() for a in self._accounts.values())
             return pending, len(self._by_hash) - pending
 
-    def pending_gas(self) -> int:
+    def fills_block(self, gas_limit: int, max_bytes: int) -> bool:
+        """Whether the pending transactions hold a full block: `gas_limit` of gas or `max_bytes`.
+
+        Free while the whole pool (pending and queued) holds less than either; otherwise one
+        pass over the pending runs, stopping as soon as either total is reached.
+        """
+        if self.total_gas < gas_limit and self.total_bytes < max_bytes:
+            return False
         with self.lock:
-            total = 0
+            gas = size = 0
             for account in self._accounts.values():
                 n = account.nonce
-                while n in account.txs:
-                    total += account.txs[n].tx.gas
+                txs = account.txs
+                while n in txs:
+                    entry = txs[n]
+                    gas += entry.tx.gas
+                    size += entry.size
+                    if gas >= gas_limit or size >= max_bytes:
+                        return True
                     n += 1
-            return total
+            return False
 
     def select(self, base_fee: int) -> list[PoolTx]:
         """Executable transactions in block order: best effective tip first, then arrival,
@@ -277,6 +293,7 @@ class Mempool:
             del account.txs[entry.nonce]
         if self._by_hash.pop(entry.hash, None) is not None:
             self.total_gas -= entry.tx.gas
+            self.total_bytes -= entry.size
 
 
 def _bumped(old: SignedTransactionAPI, new: SignedTransactionAPI) -> bool:

@@ -197,15 +197,15 @@ class BlockProducer:
         self._executor.shutdown(wait=True)
 
     def poke(self) -> None:
-        """Called after a submission: seal early when the pool holds a full block of gas.
+        """Called after a submission: seal early when the pool holds a full block (gas or bytes).
 
-        The exact pending gas costs a pass over the pool, so it is only computed once the
-        cheap upper bound (all pooled gas) reaches a block, and not again until the block is built.
+        The exact pending totals cost a pass over the pool, so they are only computed once the
+        cheap upper bounds (all pooled gas and bytes) reach a block, and not again until the block
+        is built. Bytes count too: the byte cap fills a block of transfers long before the gas.
         """
-        limit = self.chain.spec.gas_limit
         if self._wake.is_set():
             return
-        if self.mempool.total_gas >= limit and self.mempool.pending_gas() >= limit:
+        if self.mempool.fills_block(self.chain.spec.gas_limit, MAX_BLOCK_TX_BYTES):
             self._wake.set()
 
     async def wait_new_block(self, timeout: float) -> None:

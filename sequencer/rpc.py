@@ -1,14 +1,16 @@
 """The sequencer's JSON-RPC: `l2.rpc` (every read method) plus what only the sequencer has.
 
 It plugs in `eth_sendRawTransaction` (decoded and sender-recovered in worker processes for
-a whole request at once, then admitted to the pool in request order), the pool's view of
-pending nonces and transactions, and `paused` in `rollup_getHeads`.
+a whole request at once, then admitted to the pool in request order; gRPC's
+SubmitTransaction takes the same `Submission` path), the pool's view of pending nonces and
+transactions, and `paused` in `rollup_getHeads`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from eth.abc import SignedTransactionAPI
 from prometheus_client import Counter, Histogram
 
 from l2.chain import L2Chain
@@ -53,7 +55,11 @@ def sequencer_rpc(
 
 
 class Submission:
-    """eth_sendRawTransaction in two steps: decode in bulk off the loop, then admit in order."""
+    """Transaction admission, shared by JSON-RPC and gRPC: decode off the loop, then admit in order.
+
+    Decoding and sender recovery happen in `SenderRecovery`'s worker processes for a whole
+    request at once (`prepare`, `decode`); `admit` then runs the pool's rules on the loop.
+    """
 
     def __init__(
         self, mempool: Mempool, producer: BlockProducer, metrics: SequencerMetrics, recovery: SenderRecovery
@@ -64,7 +70,7 @@ class Submission:
         self.recovery = recovery
 
     async def prepare(self, calls: list[list[Any]]) -> list[Any]:
-        """Each call's decoded transaction, or the error its params or bytes raise."""
+        """Each eth_sendRawTransaction call's decoded transaction, or the error its params or bytes raise."""
         out: list[Any] = [None] * len(calls)
         raws: list[bytes] = []
         positions: list[int] = []
@@ -80,21 +86,33 @@ class Submission:
         return out
 
     def apply(self, params: list[Any], prepared: Any) -> str:
-        if isinstance(prepared, BaseException):
-            if isinstance(prepared, InvalidTransaction):
-                self.metrics.reject(prepared.rule)
-                raise tx_error(prepared)
+        """eth_sendRawTransaction's answer: the hash, or the geth-shaped error."""
+        if isinstance(prepared, BaseException) and not isinstance(prepared, InvalidTransaction):
             raise prepared
-        tx = prepared
         try:
-            self.mempool.add(tx)
+            tx = self.admit(prepared)
+        except PoolRejection as exc:
+            raise RpcError(-32000, exc.message) from None
+        except InvalidTransaction as exc:
+            raise tx_error(exc) from None
+        return data(tx.hash)
+
+    async def submit(self, raw: bytes) -> SignedTransactionAPI:
+        """One raw transaction through the same path (gRPC): decoded in a worker, then admitted."""
+        (decoded,) = await self.recovery.decode([raw])
+        return self.admit(decoded)
+
+    def admit(self, decoded: SignedTransactionAPI | InvalidTransaction) -> SignedTransactionAPI:
+        """Pool a decoded transaction, or raise the InvalidTransaction it fails (counted by rule)."""
+        try:
+            if isinstance(decoded, InvalidTransaction):
+                raise decoded
+            self.mempool.add(decoded)
         except InvalidTransaction as exc:
             self.metrics.reject(exc.rule)
-            if isinstance(exc, PoolRejection):
-                raise RpcError(-32000, exc.message) from None
-            raise tx_error(exc) from None
+            raise
         self.producer.poke()
-        return data(tx.hash)
+        return decoded
 
 
 class _RequestMetrics:

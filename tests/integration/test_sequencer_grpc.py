@@ -58,8 +58,13 @@ def test_submit_then_stream_rebuilds_the_same_chain(sequencer_node, stub, tmp_pa
     assert accepted.rejected_rule == "" and len(accepted.transaction_hash) == 32
     again = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=transfer(0)), timeout=10)
     assert again.rejected_rule == "already_known" and again.transaction_hash == b""
+    registry = sequencer_node.sequencer.metrics.registry
+    rejected = "rollup_sequencer_transactions_rejected_total"
+    before = registry.get_sample_value(rejected, {"reason": "encoding"}) or 0
     garbage = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=b"\x02garbage"), timeout=10)
     assert garbage.rejected_rule == "encoding"
+    # The same admission path as eth_sendRawTransaction (sequencer.rpc.Submission): counted by rule.
+    assert registry.get_sample_value(rejected, {"reason": "encoding"}) == before + 1
     deadline = time.monotonic() + 30
     while sequencer_node.sequencer.chain.transaction_location(accepted.transaction_hash) is None:
         assert time.monotonic() < deadline

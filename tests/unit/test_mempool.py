@@ -178,3 +178,29 @@ def test_dropped_hashes_leave_the_pool(accounts):
     p.add(t)
     p.on_new_head(BASE_FEE, [t.hash])
     assert p.get(t.hash) is None and len(p) == 0
+
+
+def test_fills_block_counts_pending_gas_or_bytes_never_queued(accounts):
+    p = pool(accounts)
+    for nonce in range(3):
+        p.add(tx(0, nonce))
+    queued = p.add(tx(1, 1))  # behind a gap: counts toward neither pending total
+    pending_bytes = sum(e.size for e in p.select(BASE_FEE))
+    assert p.total_gas == 4 * 21_000 and p.total_bytes == pending_bytes + queued.size
+    assert p.fills_block(gas_limit=3 * 21_000, max_bytes=10**6)  # pending gas reaches the limit
+    assert p.fills_block(gas_limit=10**9, max_bytes=pending_bytes)  # pending bytes reach the cap
+    assert not p.fills_block(gas_limit=3 * 21_000 + 1, max_bytes=10**6)  # only with the queued one
+    assert not p.fills_block(gas_limit=10**9, max_bytes=pending_bytes + 1)
+    p.add(tx(1, 0))  # fills the gap: now 5 pending
+    assert p.fills_block(gas_limit=5 * 21_000, max_bytes=10**6)
+
+
+def test_total_bytes_follows_replacement_and_removal(accounts):
+    p = pool(accounts)
+    first = p.add(tx(0, 0))
+    assert first.size == len(first.tx.encode()) and p.total_bytes == first.size
+    bigger = p.add(tx(0, 0, tip=2 * 10**6, cap=3 * 10**9, value=10**15))  # replacement, other size
+    assert p.total_bytes == bigger.size and p.total_gas == 21_000
+    accounts.nonce[ADDRS[0]] = 1  # mined
+    p.on_new_head(BASE_FEE)
+    assert len(p) == 0 and p.total_bytes == 0 and p.total_gas == 0
