@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 
+import grpc
 from web3 import Web3
 
 from batcher.blocks import BatchedBlock, block_messages
@@ -25,6 +26,8 @@ from l1.inbox_reader import InboxReader
 from l1.transactions import L1Transactor
 from l2.codec import MAX_PAYLOAD_BYTES, encode_batch
 from l2.messages import Message, message_root
+from proto import sequencer_pb2 as pb
+from proto import sequencer_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,9 @@ class Batcher:
         self.position = Position(0, 0, 0, b"")
         self.pending: deque[BatchedBlock] = deque()
         self._oldest_at: float | None = None  # when the oldest pending block arrived
+        # Hash of the last block posted since the position was read from L1: the next block must
+        # extend it (a sequencer that rebuilt on a forced entry streams other blocks there).
+        self._last_hash: bytes | None = None
 
     # -- position ---------------------------------------------------------------------
 
@@ -80,6 +86,7 @@ class Batcher:
         )
         self.pending.clear()
         self._oldest_at = None
+        self._last_hash = None
         self.feed.restart(self.position.last_block + 1)
         self.metrics.last_batched.set(self.position.last_block)
 
@@ -135,17 +142,33 @@ class Batcher:
                 break
             if block.number != expected:
                 continue  # a block from before a restart of the feed
-            if self.pending and bytes(block.parent_hash) != self.pending[-1].hash:
-                log.warning("sequencer block %d does not extend %d: re-reading", block.number, block.number - 1)
-                self.feed.restart(self.position.last_block + 1)
-                self.pending.clear()
-                self._oldest_at = None
-                return
+            parent = self.pending[-1].hash if self.pending else self._last_hash
+            if parent is not None and bytes(block.parent_hash) != parent:
+                if not self.pending and self._sequencer_checked(self.position.last_block):
+                    # Our last batch held blocks the sequencer had replaced (it rebuilt on a forced
+                    # entry): it has now checked that batch against L1 and adopted it, so what it
+                    # streams from here on extends what L1 derives (docs/sequencer.md).
+                    self._last_hash = None
+                else:
+                    log.warning("sequencer block %d does not extend %d: re-reading", block.number, block.number - 1)
+                    self.feed.restart(self.position.last_block + 1)
+                    self.pending.clear()
+                    self._oldest_at = None
+                    return
             if self._oldest_at is None:
                 self._oldest_at = time.monotonic()
             self.pending.append(block_messages(block))
             expected += 1
         self.metrics.pending_blocks.set(len(self.pending))
+
+    def _sequencer_checked(self, number: int) -> bool:
+        """Whether the sequencer's safe head (the inbox entries it checked against its own blocks) reaches `number`."""
+        try:
+            with grpc.insecure_channel(self.feed.target) as channel:
+                status = pb_grpc.SequencerStub(channel).GetStatus(pb.GetStatusRequest(), timeout=5)
+        except grpc.RpcError:
+            return False
+        return status.safe.number >= number
 
     def _fill(self) -> Batch:
         """The longest prefix of pending blocks whose payload fits (binary search on encodings)."""
@@ -181,6 +204,7 @@ class Batcher:
         self.position = Position(self.position.entries + 1, last, batch.delayed_read, entry.accumulator)
         for _ in batch.blocks:
             self.pending.popleft()
+        self._last_hash = batch.blocks[-1].hash
         self._oldest_at = time.monotonic() if self.pending else None
         m = self.metrics
         m.posted.inc()

@@ -85,6 +85,10 @@ class Cursor:
 class DerivedBlock:
     attrs: BlockAttributes
     transactions: list[SignedTransactionAPI] = field(default_factory=list)
+    # Where the block ends in its entry (the dispute game's cursor, docs/fraud-proofs.md 1.1):
+    # the index of the first message after it, and the next unread delayed message after it.
+    message_end: int = 0
+    delayed_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -170,8 +174,10 @@ def derive_entry(
     reason: str | None = None
     if not entry.forced:
         messages, reason = batch_messages(entry, spec.chain_id)
-        for message in messages or ():
+        for index, message in enumerate(messages or ()):
             if isinstance(message, BlockStart):
+                if builder.blocks:
+                    builder.blocks[-1].message_end, builder.blocks[-1].delayed_end = index, builder.next_delayed
                 builder.open(message.timestamp, message.l1_origin_number)
             elif isinstance(message, L2Tx):
                 block = builder.current()
@@ -184,6 +190,9 @@ def derive_entry(
                 if message.index == builder.next_delayed and message.index < entry.delayed_read:
                     builder.place_delayed(block)
     builder.flush_delayed()
+    if builder.blocks:
+        count = 0 if entry.forced else len(messages or ())
+        builder.blocks[-1].message_end, builder.blocks[-1].delayed_end = count, builder.next_delayed
     return DerivedEntry(entry, builder.blocks, builder.cursor(), reason)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -195,28 +195,42 @@ class Replayer:
         meta = {_record_key(entry.index): record.encode(), _COUNT_KEY: (entry.index + 1).to_bytes(8, "big")}
         if derived.invalid_reason is not None:
             log.warning("inbox entry %d is an invalid batch: %s", entry.index, derived.invalid_reason)
-        headers = []
-        txs = skipped = 0
-        try:
-            for n, block in enumerate(derived.blocks):
-                builder = self.chain.open_block(block.attrs)
-                for tx in block.transactions:
-                    try:
-                        builder.add(tx)
-                        txs += 1
-                    except InvalidTransaction:
-                        skipped += 1  # a no-op by the derivation rules
-                sealed = builder.seal()
-                self.chain.commit(builder, sealed, meta if n == len(derived.blocks) - 1 else None)
-                headers.append(sealed.header)
-        except BaseException:
-            # Never leave part of an entry behind in a live process: the next `apply` of this
-            # entry would build on it (after a crash, `_resume` does the same at start).
-            if self.chain.head(Head.UNSAFE).block_number > head_number:
-                self.chain.rewind(head_number)
-            raise
-        if not derived.blocks:
-            self.chain.store.commit({}, meta)
+        headers, txs, skipped = execute_derived(self.chain, derived, meta)
         head = self.chain.head(Head.UNSAFE)
         self.chain.set_head(Head.SAFE, head.hash)
         return Applied(derived, headers, txs, skipped, time.perf_counter() - start)
+
+
+def execute_derived(
+    chain: L2Chain, derived: DerivedEntry, meta: Mapping[bytes, bytes]
+) -> tuple[list[BlockHeaderAPI], int, int]:
+    """Execute and commit the blocks of one derived entry on the unsafe head; `meta` goes with the last.
+
+    The one way derived blocks become chain blocks, for the verifier and proposer (`Replayer`)
+    and for the sequencer applying a forced entry. Returns (headers, transactions included,
+    transactions skipped as no-ops). With no blocks, `meta` is committed alone.
+    """
+    head_number = chain.head(Head.UNSAFE).block_number
+    headers = []
+    txs = skipped = 0
+    try:
+        for n, block in enumerate(derived.blocks):
+            builder = chain.open_block(block.attrs)
+            for tx in block.transactions:
+                try:
+                    builder.add(tx)
+                    txs += 1
+                except InvalidTransaction:
+                    skipped += 1  # a no-op by the derivation rules
+            sealed = builder.seal()
+            chain.commit(builder, sealed, meta if n == len(derived.blocks) - 1 else None)
+            headers.append(sealed.header)
+    except BaseException:
+        # Never leave part of an entry behind in a live process: the next apply of this
+        # entry would build on it (after a crash, `Replayer._resume` does the same at start).
+        if chain.head(Head.UNSAFE).block_number > head_number:
+            chain.rewind(head_number)
+        raise
+    if not derived.blocks:
+        chain.store.commit({}, dict(meta))
+    return headers, txs, skipped

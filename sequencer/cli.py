@@ -41,6 +41,7 @@ FLAG_HELP = {
     "deployment": "deployment file written by `rollup deploy`",
     "l1_confirmations": "L1 blocks the L1 origin and safe head trail the L1 head",
     "l1_poll_interval": "seconds between reads of L1",
+    "test_only_ignore_deposits": "TESTS ONLY: censor deposits (never include them; true/false)",
 }
 
 

@@ -42,6 +42,9 @@ class SequencerConfig:
     deployment: str = ""  # deployment file of `rollup deploy` (needed with l1_rpc)
     l1_confirmations: int = 1  # L1 blocks the L1 origin and the safe head trail the L1 head by
     l1_poll_interval: float = 1.0  # seconds between reads of L1
+    # TESTS ONLY: never include deposits, to exercise force inclusion against a censoring
+    # sequencer. Off by default; the service logs a loud warning when it is on.
+    test_only_ignore_deposits: bool = False
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.block_time <= 3600:

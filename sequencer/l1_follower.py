@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from eth.abc import BlockHeaderAPI
 
 from l1.bindings import RollupBinding
 from l1.inbox_reader import InboxReader
+from l2.chain import L2Chain
 from l2.derivation import QueuedDeposit, count_blocks
-from l2.types import L1Origin
+from l2.types import Head, L1Origin
+from sequencer.rebuild import Divergent, check_entry
 
 log = logging.getLogger(__name__)
+
+CHECKED_KEY = b"sequencer:l1_checked"  # entries checked, their last L1 block, L2 blocks, delayed read
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,12 @@ class L1Snapshot:
     deposits: tuple[QueuedDeposit, ...]  # from the first not yet included, up to the origin block
     safe_block: int = 0  # L2 blocks the confirmed inbox entries derive to
     finalized_block: int = 0  # L2 block of the newest confirmed assertion
+    # The first confirmed inbox entry that does not derive to our blocks (a forced entry):
+    # the producer rebuilds on it (sequencer/rebuild.py). `safe_block` stops before it.
+    divergent: Divergent | None = None
+    # Stored by the producer with its next block: where the entry check stands, so a restart
+    # does not derive every entry again (only what the store already proves checked is kept).
+    meta: Mapping[bytes, bytes] = field(default_factory=dict)
 
 
 class L1Follower:
@@ -38,8 +49,11 @@ class L1Follower:
         rollup: RollupBinding | None = None,
         confirmations: int = 1,
         poll_interval: float = 1.0,
+        chain: L2Chain | None = None,
     ) -> None:
         self.reader = reader
+        self.chain = chain  # read only, to check entries against our blocks (None: count them only)
+        self._divergent: Divergent | None = None
         self.chain_id = chain_id
         self.rollup = rollup
         self._entries = 0  # confirmed inbox entries counted so far
@@ -54,6 +68,27 @@ class L1Follower:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="l1-follower", daemon=True)
+        if chain is not None:
+            self._resume(chain)
+
+    def _resume(self, chain: L2Chain) -> None:
+        """Start after the entries already checked (stored with our blocks by the producer)."""
+        raw = chain.store.get_meta(CHECKED_KEY)
+        if not raw:
+            return
+        entries, from_block, safe, delayed = (int.from_bytes(raw[i : i + 8], "big") for i in range(0, 32, 8))
+        if safe > chain.head(Head.UNSAFE).block_number:
+            return  # cannot happen with the producer's own writes; check everything again then
+        self._entries, self._entries_from_block, self._safe_block, self._delayed_read = (
+            entries, from_block, safe, delayed
+        )
+        log.info("inbox entries 0..%d already checked (L2 blocks up to %d)", entries - 1, safe)
+
+    def _checked(self) -> dict[bytes, bytes]:
+        if self.chain is None:
+            return {}
+        values = (self._entries, self._entries_from_block, self._safe_block, self._delayed_read)
+        return {CHECKED_KEY: b"".join(v.to_bytes(8, "big") for v in values)}
 
     def start(self) -> None:
         self.poll()
@@ -81,23 +116,44 @@ class L1Follower:
             if self.rollup is not None:
                 finalized = self.rollup.assertion(self.rollup.latest_confirmed()).l2_block_number
         except Exception as exc:
+            if self._stop.is_set():
+                return  # stopping: the chain may be closed under this poll
             if self.healthy:
                 log.warning("L1 unreachable, sequencing on with L1 origin %d: %s", self.snapshot().origin.number, exc)
             self.healthy = False
             return
         self.healthy = True
         with self._lock:
-            self._snapshot = L1Snapshot(origin, deposits, self._safe_block, finalized)
+            self._snapshot = L1Snapshot(
+                origin, deposits, self._safe_block, finalized, self._divergent, self._checked()
+            )
 
     def _count_batched(self) -> None:
-        """Safe head: the L2 blocks that confirmed inbox entries derive to (counted, not replayed).
+        """Safe head: the L2 blocks that confirmed inbox entries derive to.
 
-        The sequencer trusts its own chain to be what those entries derive to; a verifier
-        checks that by replaying them.
+        With the chain, each entry is derived (not executed) and compared with our blocks;
+        the first that differs stops the count and is handed to the producer. Verifiers check
+        the rest by replaying the entries.
         """
+        self._divergent = None
         for entry in self.reader.entries(self._entries, self._entries_from_block, 256):
-            self._safe_block += count_blocks(entry, self._delayed_read, self.chain_id)
-            self._delayed_read = entry.delayed_read
+            if self.chain is None:
+                blocks, delayed_read = count_blocks(entry, self._delayed_read, self.chain_id), entry.delayed_read
+            else:
+                derived, divergent = check_entry(
+                    self.chain, self.chain.spec, entry, self._delayed_read, self._safe_block, self.reader
+                )
+                if divergent is not None:
+                    if divergent.index != getattr(self._snapshot.divergent, "index", None):
+                        log.warning(
+                            "inbox entry %d (%s) does not derive to our blocks after L2 block %d: rebuilding on it",
+                            entry.index, "forced inclusion" if entry.forced else "batch", self._safe_block,
+                        )
+                    self._divergent = divergent  # later entries derive on top of it: wait for the rebuild
+                    return
+                blocks, delayed_read = len(derived.blocks), derived.cursor.delayed_read
+            self._safe_block += blocks
+            self._delayed_read = delayed_read
             self._entries = entry.index + 1
             self._entries_from_block = entry.l1_block_number
 

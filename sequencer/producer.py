@@ -25,6 +25,15 @@ from l2.types import BlockAttributes, Head, L1Origin, SealedBlock
 from sequencer.l1_follower import L1Snapshot
 from sequencer.mempool import Mempool
 from sequencer.metrics import SequencerMetrics
+from sequencer.rebuild import (
+    REQUEUE_KEY,
+    Divergent,
+    encode_requeued,
+    rebuild,
+    requeue,
+    restore_requeued,
+    unsafe_transactions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +102,12 @@ class BlockProducer:
         self._origin_number = chain.l1_origin_number(chain.head(Head.UNSAFE))
         self.clock = clock
         self.paused = False
+        self.ignore_deposits = False  # TESTS ONLY (config test_only_ignore_deposits): a censoring sequencer
+        self._rebuilt_entries = 0  # inbox entries up to which a divergent one was applied (sequencer/rebuild.py)
+        # Acknowledged transactions of rebuilt-away blocks not yet back in a block ({hash: raw},
+        # stored under REQUEUE_KEY); None when the stored list is empty: block commits skip it.
+        self._requeued: dict[bytes, bytes] | None = None
+        self._restore_requeued()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-builder")
         self._wake = asyncio.Event()
         self._new_block = asyncio.Event()
@@ -103,16 +118,18 @@ class BlockProducer:
     def build_block(self) -> BuildResult:
         """Build, seal and commit one block from the pool's executable transactions."""
         start = time.perf_counter()
+        snapshot = self.l1.snapshot()
+        if snapshot.divergent is not None and snapshot.divergent.index >= self._rebuilt_entries:
+            self._rebuild(snapshot.divergent)
         parent = self.chain.head(Head.UNSAFE)
         # The one place wall-clock time enters: the block records it, never below the parent's.
         timestamp = max(int(self.clock()), parent.timestamp)
-        snapshot = self.l1.snapshot()
         origin = snapshot.origin
         if origin.number < self._origin_number:  # L1 reorged deeper than our confirmations: keep ours
             origin = L1Origin(self._origin_number, *self._parent_origin_facts(parent))
         builder = self.chain.open_block(BlockAttributes(timestamp, origin))
         next_delayed = self.l1.next_delayed
-        for queued in snapshot.deposits:
+        for queued in () if self.ignore_deposits else snapshot.deposits:
             if queued.deposit.index < next_delayed:
                 continue
             if queued.deposit.index > next_delayed or queued.l1_block_number > origin.number:
@@ -155,7 +172,13 @@ class BlockProducer:
         # Commit and pool update under the pool's lock: no submission is checked against the
         # old head's nonces once the new head is visible.
         with self.mempool.lock:
-            self.chain.commit(builder, sealed, {NEXT_DELAYED_KEY: next_delayed.to_bytes(8, "big")})
+            meta = {NEXT_DELAYED_KEY: next_delayed.to_bytes(8, "big"), **snapshot.meta}
+            requeued = self._requeued
+            if requeued is not None:  # a rebuild's acknowledged transactions, until all are in blocks
+                requeued = self._requeued_left(sealed, dropped)
+                meta[REQUEUE_KEY] = encode_requeued(requeued.values())
+            self.chain.commit(builder, sealed, meta)
+            self._requeued = requeued or None
             removed = self.mempool.on_new_head(next_base_fee, (h for h, _ in dropped))
         self.l1.next_delayed = next_delayed
         self._origin_number = origin.number
@@ -165,6 +188,87 @@ class BlockProducer:
         for _ in removed:
             self.metrics.drop("insufficient_funds")
         return BuildResult(sealed, dropped, time.perf_counter() - start, full)
+
+    def _rebuild(self, divergent: Divergent) -> None:
+        """An inbox entry on L1 (a forced inclusion) derives to other blocks than ours: adopt them.
+
+        Rewind, execute the derived blocks, move the delayed cursor past what the entry
+        consumed, and put the dropped blocks' user transactions back into the pool
+        (sequencer/rebuild.py). Under the pool's lock, as a block commit.
+        """
+        next_delayed = divergent.derived.cursor.delayed_read
+        with self.mempool.lock:
+            txs = unsafe_transactions(self.chain, divergent.parent_number)
+            # Stored before the rewind (REQUEUE_KEY): an earlier rebuild's not yet in a block, then these.
+            requeued: dict[bytes, bytes] = {**(self._requeued or {}), **{tx.hash: tx.encode() for tx in txs}}
+            try:
+                meta = {NEXT_DELAYED_KEY: next_delayed.to_bytes(8, "big")}
+                rebuilt = rebuild(self.chain, divergent, meta, requeued.values())
+            finally:  # acknowledged transactions are never lost, even if applying failed
+                head = self.chain.head(Head.UNSAFE)
+                removed = self.mempool.on_new_head(self.chain.spec.next_base_fee(head.base_fee_per_gas, head.gas_used))
+                kept, refused = requeue(self.mempool.add, txs)
+                if requeued:  # the refused leave the stored list with the next block
+                    for tx_hash, _ in refused:
+                        requeued.pop(tx_hash, None)
+                    self._requeued = requeued
+        self._rebuilt_entries = divergent.index + 1
+        self.l1.next_delayed = next_delayed
+        self._origin_number = self.chain.l1_origin_number(head)
+        for _, rule in refused:
+            self.metrics.drop(rule)
+        for _ in removed:
+            self.metrics.drop("insufficient_funds")
+        log.warning(
+            "rebuilt on inbox entry %d (%s): dropped %d unsafe blocks after L2 block %d, applied %d derived blocks; "
+            "%d of their %d transactions back in the pool (%s refused); next delayed message %d",
+            divergent.index, "forced" if divergent.forced else "batch", rebuilt.dropped_blocks,
+            divergent.parent_number, len(rebuilt.applied), kept, len(txs),
+            ", ".join(f"0x{h.hex()}: {rule}" for h, rule in refused) or "none", next_delayed,
+        )
+
+    def _restore_requeued(self) -> None:
+        """At start: the acknowledged transactions a rebuild stored and no block holds yet go back to the pool."""
+        if not self.chain.store.get_meta(REQUEUE_KEY):
+            return
+        with self.mempool.lock:
+            kept, refused = restore_requeued(self.chain, self.mempool.add)
+        self._requeued = kept  # even empty: the next block clears the stored list
+        for _, rule in refused:
+            self.metrics.drop(rule)
+        log.warning(
+            "%d transactions of rebuilt-away blocks back in the pool (%s refused)", len(kept),
+            ", ".join(f"0x{h.hex()}: {rule}" for h, rule in refused) or "none",
+        )
+
+    def _requeued_left(self, sealed: SealedBlock, dropped: list[tuple[bytes, str]]) -> dict[bytes, bytes]:
+        """The stored re-queued transactions once `sealed` commits: minus those it holds, or the pool let go."""
+        assert self._requeued is not None
+        gone: set[bytes] = {tx.hash for tx in sealed.block.transactions}
+        gone.update(h for h, _ in dropped)
+        return {h: raw for h, raw in self._requeued.items() if h not in gone and self.mempool.get(h) is not None}
+
+    def adopt_l1(self) -> bool:
+        """Rebuild on a divergent inbox entry without sequencing a block (while paused); True if done.
+
+        Pausing stops sequencing, not following L1: a forced inclusion still lands.
+        """
+        divergent = self.l1.snapshot().divergent
+        if divergent is None or divergent.index < self._rebuilt_entries:
+            return False
+        self._rebuild(divergent)
+        return True
+
+    async def _follow_l1_paused(self) -> None:
+        try:
+            adopted = await asyncio.get_running_loop().run_in_executor(self._executor, self.adopt_l1)
+        except Exception:  # retried at the next tick, as a failed block
+            log.exception("rebuilding on L1 while paused failed")
+            return
+        if adopted:
+            self.update_gauges()
+            event, self._new_block = self._new_block, asyncio.Event()
+            event.set()
 
     def _move_heads(self, snapshot: L1Snapshot, head: int) -> None:
         """Safe and finalized heads follow L1 (batched blocks, confirmed assertions)."""
@@ -230,6 +334,7 @@ class BlockProducer:
             self._wake.clear()
             next_at = max(next_at + self.block_time, loop.time())
             if self.paused:
+                await self._follow_l1_paused()
                 continue
             try:
                 result = await self.build_now()

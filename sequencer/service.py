@@ -37,13 +37,16 @@ def load_spec(config: SequencerConfig) -> ChainSpec:
     return load_genesis(config.genesis)
 
 
-def follow_l1(config: SequencerConfig, spec: ChainSpec) -> L1Follower:
-    """The L1 view of a sequencer that has an L1 (origins, deposits, safe and finalized heads)."""
+def follow_l1(config: SequencerConfig, spec: ChainSpec, chain: L2Chain | None = None) -> L1Follower:
+    """The L1 view of a sequencer that has an L1 (origins, deposits, safe and finalized heads).
+
+    With `chain`, every confirmed inbox entry is checked against our blocks (forced inclusions).
+    """
     deployment = Deployment.load(config.deployment)
     w3 = deployment.connect(config.l1_rpc)
     reader = InboxReader(w3, deployment, confirmations=config.l1_confirmations)
     rollup = RollupBinding(w3, deployment.contracts["Rollup"])
-    return L1Follower(reader, spec.chain_id, rollup, config.l1_confirmations, config.l1_poll_interval)
+    return L1Follower(reader, spec.chain_id, rollup, config.l1_confirmations, config.l1_poll_interval, chain)
 
 
 class Sequencer:
@@ -74,10 +77,17 @@ class Sequencer:
         )
         self.metrics = SequencerMetrics()
         if self.l1_origin is None and self.config.l1_rpc:
-            self.follower = follow_l1(self.config, self.spec)
+            self.follower = follow_l1(self.config, self.spec, chain)
             self.follower.start()
             self.l1_origin = self.follower
         self.producer = BlockProducer(chain, self.mempool, self.metrics, self.config.block_time, self.l1_origin)
+        if self.config.test_only_ignore_deposits:
+            self.producer.ignore_deposits = True
+            log.warning(
+                "!!! TEST-ONLY MODE: test_only_ignore_deposits is on: this sequencer CENSORS every deposit; "
+                "they reach L2 only through Inbox.forceInclude after the force-inclusion delay. "
+                "Never run this outside tests. !!!"
+            )
         self.recovery = SenderRecovery(self.spec, self.config.recovery_workers)
         self.recovery.start()
         self.rpc = sequencer_rpc(chain, self.mempool, self.producer, self.metrics, self.config, self.recovery)
