@@ -70,6 +70,52 @@ library ExecBase {
         s.p += Packed.TX_SIZE;
     }
 
+    /// @notice An MPT proof's `bytes[]` encoding is not the canonical ABI one.
+    error NonCanonicalNodes();
+
+    /// @dev An MPT proof inside a step proof: `u32 length ++` the ABI tail of a `bytes[]` (its
+    ///      length word, offsets, items), read in place as the `bytes[] calldata` MptUpdate takes;
+    ///      only the canonical encoding is accepted, so no two proofs of one step differ. Shared by
+    ///      ExecWorld (LOADs) and ExecTx (COMMIT).
+    function nodes(bytes calldata proof, uint256 p) internal pure returns (bytes[] calldata ns, uint256 next) {
+        if (p + 4 > proof.length) revert Packed.ProofTooShort();
+        uint256 len = uint32(bytes4(proof[p:p + 4]));
+        if (p + 4 + len > proof.length) revert Packed.ProofTooShort();
+        bytes calldata body = proof[p + 4:p + 4 + len];
+        if (len < 32) revert Packed.ProofTooShort();
+        uint256 n = uint256(bytes32(body[0:32]));
+        if (n > len / 32) revert NonCanonicalNodes();
+        uint256 expect = 32 * n; // item offsets count from the end of the length word
+        for (uint256 i = 0; i < n; i++) {
+            if (uint256(bytes32(body[32 + 32 * i:64 + 32 * i])) != expect) revert NonCanonicalNodes();
+            uint256 l = uint256(bytes32(body[32 + expect:64 + expect]));
+            if (l > len) revert NonCanonicalNodes();
+            uint256 padded = (l + 31) & ~uint256(31);
+            if (padded > l) {
+                uint256 last = 64 + expect + padded - 32;
+                if (uint256(bytes32(body[last:last + 32])) & ((1 << (8 * (padded - l))) - 1) != 0) {
+                    revert NonCanonicalNodes();
+                }
+            }
+            expect += 32 + padded;
+        }
+        if (32 + expect != len) revert NonCanonicalNodes();
+        assembly {
+            ns.length := n
+            ns.offset := add(body.offset, 32)
+        }
+        next = p + 4 + len;
+    }
+
+    /// @dev `u32 length ++ bytes` at `proof[p:]`, as a calldata slice.
+    function sized(bytes calldata proof, uint256 p) internal pure returns (bytes calldata b, uint256 next) {
+        if (p + 4 > proof.length) revert Packed.ProofTooShort();
+        uint256 len = uint32(bytes4(proof[p:p + 4]));
+        if (p + 4 + len > proof.length) revert Packed.ProofTooShort();
+        b = proof[p + 4:p + 4 + len];
+        next = p + 4 + len;
+    }
+
     function loadAcc(S memory s, bytes calldata proof) internal pure returns (bytes memory a) {
         a = Packed.loadChecked(proof, s.p, Packed.TAG_ACC, Packed.ACC_SIZE, s.ms.rd32(Packed.MS_ACC), "BlockAcc");
         s.p += Packed.ACC_SIZE;

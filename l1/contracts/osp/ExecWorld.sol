@@ -40,7 +40,8 @@ contract ExecWorld {
     error BadLoadFlag();
     /// @notice A LOAD_SLOT's account leaf is not the executing contract's.
     error WrongAccount();
-    /// @notice An MPT proof's `bytes[]` encoding is not the canonical ABI one.
+    /// @notice An MPT proof's `bytes[]` encoding is not the canonical ABI one (ExecBase.nodes;
+    ///         declared here too so that the contract's ABI names it).
     error NonCanonicalNodes();
 
     /// @notice Step (3) of a world-state opcode: reads the LOAD flag; a LOAD returns its post-state
@@ -94,7 +95,7 @@ contract ExecWorld {
             Journal.LeafProof memory account;
             (account, p) = Journal.decodeLeafProof(proof, p);
             bytes[] calldata nodes;
-            (nodes, p) = _nodes(proof, p);
+            (nodes, p) = ExecBase.nodes(proof, p);
             Journal.InsertProof memory ins;
             (ins, p) = Journal.decodeInsertProof(proof, p);
             Journal.Slot memory entry;
@@ -102,7 +103,7 @@ contract ExecWorld {
             if (entry.addr != a) revert WrongAccount();
         } else {
             bytes[] calldata nodes;
-            (nodes, p) = _nodes(proof, p);
+            (nodes, p) = ExecBase.nodes(proof, p);
             Journal.InsertProof memory ins;
             (ins, p) = Journal.decodeInsertProof(proof, p);
             (root, count,) = WorldState.loadAccount(s.ms.rd32(MS_WORLD_ROOT), root, count, a, nodes, ins);
@@ -110,39 +111,6 @@ contract ExecWorld {
         s.ms.wr32(Packed.MS_JOURNAL_ROOT, root);
         s.ms.wr(Packed.MS_JOURNAL_COUNT, 4, count);
         return keccak256(s.ms);
-    }
-
-    /// @dev An MPT proof inside the step proof: `u32 length ++` the ABI tail of a `bytes[]` (its
-    ///      length word, offsets, items), read in place as the `bytes[] calldata` MptUpdate takes.
-    ///      The encoding must be the canonical one (offsets in order, zero padding, no trailing
-    ///      bytes) so that no two proofs of one step differ.
-    function _nodes(bytes calldata proof, uint256 p) private pure returns (bytes[] calldata nodes, uint256 next) {
-        if (p + 4 > proof.length) revert Packed.ProofTooShort();
-        uint256 len = uint32(bytes4(proof[p:p + 4]));
-        bytes calldata body = proof[p + 4:p + 4 + len];
-        if (len < 32) revert Packed.ProofTooShort();
-        uint256 n = uint256(bytes32(body[0:32]));
-        if (n > len / 32) revert NonCanonicalNodes();
-        uint256 expect = 32 * n; // item offsets count from the end of the length word
-        for (uint256 i = 0; i < n; i++) {
-            if (uint256(bytes32(body[32 + 32 * i:64 + 32 * i])) != expect) revert NonCanonicalNodes();
-            uint256 l = uint256(bytes32(body[32 + expect:64 + expect]));
-            if (l > len) revert NonCanonicalNodes();
-            uint256 padded = (l + 31) & ~uint256(31);
-            if (padded > l) {
-                uint256 last = 64 + expect + padded - 32;
-                if (uint256(bytes32(body[last:last + 32])) & ((1 << (8 * (padded - l))) - 1) != 0) {
-                    revert NonCanonicalNodes();
-                }
-            }
-            expect += 32 + padded;
-        }
-        if (32 + expect != len) revert NonCanonicalNodes();
-        assembly {
-            nodes.length := n
-            nodes.offset := add(body.offset, 32)
-        }
-        next = p + 4 + len;
     }
 
     /// @dev The opcode part of BALANCE, EXTCODEHASH, SELFBALANCE, SLOAD, SSTORE, LOGn on a present

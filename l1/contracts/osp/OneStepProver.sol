@@ -7,6 +7,7 @@ import {OpTable} from "./OpTable.sol";
 import {Packed} from "./Packed.sol";
 import {ExecBase} from "./ExecBase.sol";
 import {ExecWorld} from "./ExecWorld.sol";
+import {ExecTx} from "./ExecTx.sol";
 import {CodeOracle} from "../CodeOracle.sol";
 
 /// @title OneStepProver
@@ -14,7 +15,8 @@ import {CodeOracle} from "../CodeOracle.sol";
 ///         `Frame` preimages of a proof, checks them against `pre`, and runs one opcode of the
 ///         current frame on the proven parts of its state. This slice proves the opcodes that
 ///         need no world state (section 6 of the spec lists them) and the end of the top frame;
-///         every other step reverts `Unsupported(name)`. Twin: verifier/proofs/steps.py.
+///         every other step reverts `Unsupported(name)`. Twin: verifier/proofs/steps.py. A block
+///         claim's IDENTITY step and the COMMIT walk go to ExecTx (tx_proofs.py packs their proofs).
 contract OneStepProver is IOneStepProver {
     using Packed for bytes;
 
@@ -24,9 +26,12 @@ contract OneStepProver is IOneStepProver {
     uint256 internal constant INLINE = 544;
     uint256 internal constant EXEC = 5;
     uint256 internal constant TX_END = 6;
+    uint256 internal constant COMMIT = 7;
 
     /// @notice The world-state opcodes (ExecWorld.sol), deployed with this contract.
     ExecWorld public immutable world;
+    /// @notice The tx-level steps (ExecTx.sol: IDENTITY, COMMIT), deployed with this contract.
+    ExecTx public immutable txSteps;
     uint256 public immutable chainId;
     uint256 public immutable gasLimit;
     address public immutable coinbase;
@@ -38,12 +43,16 @@ contract OneStepProver is IOneStepProver {
         gasLimit = gasLimit_;
         coinbase = coinbase_;
         world = new ExecWorld(codeOracle_);
+        txSteps = new ExecTx();
     }
 
     /// @inheritdoc IOneStepProver
-    function step(GameContext calldata, bytes32 pre, bytes calldata proof) external view returns (bytes32) {
+    function step(GameContext calldata ctx, bytes32 pre, bytes calldata proof) external view returns (bytes32) {
+        // a block claim's proof is its preimage (92 bytes), shorter than any MachineState's
+        if (proof.length < Packed.MS_SIZE) return txSteps.identity(ctx, pre, proof);
         bytes memory ms = Packed.loadChecked(proof, 0, Packed.TAG_MS, Packed.MS_SIZE, pre, "MachineState");
         uint256 phase = ms.rd(Packed.MS_PHASE, 1);
+        if (phase == COMMIT) return txSteps.commit(ms, proof);
         if (phase != EXEC) revert Unsupported(_phaseName(phase));
         return _exec(ms, proof);
     }
