@@ -407,6 +407,13 @@ class RollupBinding(ContractBinding):
     def assertion_count(self) -> int:
         return self.call("assertionCount")
 
+    def open_games(self, assertion_id: int) -> int:
+        """Dispute games still open against `assertion_id` (it cannot confirm while > 0)."""
+        return self.call("openGames", assertion_id)
+
+    def dispute_game(self) -> str:
+        return self.call("disputeGame")
+
     def assertion(self, assertion_id: int) -> Assertion:
         raw = self.call("getAssertion", assertion_id)
         return Assertion(

@@ -1,4 +1,4 @@
-"""`rollup deploy`: deploy DelayedInbox, Inbox and Rollup to L1 and write the deployment file.
+"""`rollup deploy`: deploy DelayedInbox, Inbox, Rollup and the DisputeGame to L1, write the deployment file.
 
 The deployment file is what every other role reads to find L1: contract addresses, the
 L1 block to start deriving from, the L1 chain id, and the L2 chain it belongs to (spec hash
@@ -23,7 +23,7 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from l1.artifacts import load_artifact
-from l1.bindings import DEFAULT_TX_TIMEOUT, L1Error
+from l1.bindings import DEFAULT_TX_TIMEOUT, L1Error, RollupBinding
 from l2.devkeys import DEV_ACCOUNTS
 from l2.errors import ConfigError, RollupError
 from l2.output_root import genesis_output_root
@@ -45,6 +45,16 @@ class DeployParams:
     force_inclusion_delay: int = 600  # seconds; production ~1 day
     max_deposit_gas_limit: int = 15_000_000
     withdrawal_delay: int = 60  # seconds from proveWithdrawal to finalizeWithdrawal; production ~days
+    # The dispute game (docs/fraud-proofs.md 4). Off only for tests that drive Rollup's game hooks
+    # from an account of their own.
+    dispute_game: bool = True
+    game_clock: int = 120  # seconds per side's chess clock; production ~3.5 days
+    burn_bps: int = 5_000  # share of a losing bond burnt
+    # IOneStepProver address; default: deploy one of `prover_kind` with the chain's constants
+    prover: str | None = None
+    # "onestep": the EVM OneStepProver (sound: it refuses by name every step it cannot prove yet);
+    # "none": NoProver, which refuses every step (games are then decided by clocks alone)
+    prover_kind: str = "onestep"
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class Deployment:
     force_inclusion_delay: int = 0
     max_deposit_gas_limit: int = 0
     withdrawal_delay: int = 0
+    game_clock: int = 0  # 0: no dispute game deployed
+    burn_bps: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,12 +157,38 @@ def create_address(deployer: str, nonce: int) -> str:
     return to_checksum_address(keccak(rlp.encode([bytes.fromhex(deployer[2:]), nonce]))[12:])
 
 
-def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:
-    """Deploy the three contracts in order, each after the previous one's receipt.
+PROVER_KINDS = ("onestep", "none")
 
-    DelayedInbox pays withdrawals against Rollup's assertions and Rollup comes last (it
+
+def deploy_prover(w3: Web3, signer: LocalAccount, spec: ChainSpec, kind: str = "onestep") -> dict[str, str]:
+    """Deploy a one-step prover; returns {"OneStepProver": address} (plus "CodeOracle" when the
+    prover reads one). `onestep`: `OneStepProver(chainId, gasLimit, coinbase[, codeOracle])` (the
+    chain constants a step reads are baked in at deployment, docs/fraud-proofs.md 1.1; the coinbase
+    is the spec's fee recipient, the block's beneficiary; the CodeOracle, deployed first, is what
+    EXTCODESIZE reads, D4); `none`: `NoProver`. OneStepProver is a sound default: a step it cannot
+    prove yet reverts `Unsupported(name)`, never a made-up post-state."""
+    if kind == "none":
+        return {"OneStepProver": to_checksum_address(_deploy_one(w3, signer, "NoProver")["contractAddress"])}
+    if kind != "onestep":
+        raise ConfigError(f"unknown prover kind {kind!r} (one of {', '.join(PROVER_KINDS)})")
+    out: dict[str, str] = {}
+    args: list[Any] = [spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient)]
+    constructor = next((x for x in load_artifact("OneStepProver")["abi"] if x["type"] == "constructor"), {})
+    if len(constructor.get("inputs", [])) == 4:  # (chainId, gasLimit, coinbase, codeOracle)
+        out["CodeOracle"] = to_checksum_address(_deploy_one(w3, signer, "CodeOracle")["contractAddress"])
+        args.append(out["CodeOracle"])
+    out["OneStepProver"] = to_checksum_address(_deploy_one(w3, signer, "OneStepProver", *args)["contractAddress"])
+    return out
+
+
+def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:
+    """Deploy the contracts in order, each after the previous one's receipt.
+
+    DelayedInbox pays withdrawals against Rollup's assertions and Rollup comes after it (it
     needs the Inbox, which needs DelayedInbox): DelayedInbox is given Rollup's address in
-    advance, the CREATE address of the deployer's nonce two transactions later.
+    advance, the CREATE address of the deployer's nonce two transactions later. Then the
+    one-step prover (`deploy_prover`, unless `params.prover` names one), the DisputeGame (it
+    reads Rollup's bond and inbox at construction) and `Rollup.setDisputeGame`.
     """
     owner = signer.address
     batcher = to_checksum_address(params.batcher or owner)
@@ -180,15 +218,34 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
             f"Rollup landed at {rollup['contractAddress']}, not {rollup_address} as DelayedInbox was told "
             f"(did another transaction from {owner} get in between?): deploy again"
         )
+    contracts = {
+        "DelayedInbox": delayed["contractAddress"],
+        "Inbox": inbox["contractAddress"],
+        "Rollup": rollup["contractAddress"],
+    }
+    if params.dispute_game:
+        prover = params.prover
+        if prover is None:
+            provers = deploy_prover(w3, signer, spec, params.prover_kind)
+            prover = provers["OneStepProver"]
+            contracts.update({k: v for k, v in provers.items() if k != "OneStepProver"})
+        game = _deploy_one(
+            w3,
+            signer,
+            "DisputeGame",
+            rollup["contractAddress"],
+            to_checksum_address(prover),
+            params.game_clock,
+            params.burn_bps,
+        )
+        RollupBinding(w3, rollup["contractAddress"], signer).set_dispute_game(game["contractAddress"])
+        contracts["OneStepProver"] = to_checksum_address(prover)
+        contracts["DisputeGame"] = game["contractAddress"]
     return Deployment(
         l1_chain_id=w3.eth.chain_id,
         l1_start_block_number=delayed["blockNumber"],
         l1_start_block_hash="0x" + bytes(delayed["blockHash"]).hex(),
-        contracts={
-            "DelayedInbox": delayed["contractAddress"],
-            "Inbox": inbox["contractAddress"],
-            "Rollup": rollup["contractAddress"],
-        },
+        contracts=contracts,
         l2_chain_id=spec.chain_id,
         spec_hash="0x" + spec.spec_hash().hex(),
         genesis_output_root="0x" + root.hex(),
@@ -201,6 +258,8 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
         force_inclusion_delay=params.force_inclusion_delay,
         max_deposit_gas_limit=params.max_deposit_gas_limit,
         withdrawal_delay=params.withdrawal_delay,
+        game_clock=params.game_clock if params.dispute_game else 0,
+        burn_bps=params.burn_bps if params.dispute_game else 0,
     )
 
 
@@ -242,6 +301,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=defaults.withdrawal_delay,
         help="seconds between proving a withdrawal and paying it out (default %(default)s)",
     )
+    parser.add_argument(
+        "--game-clock", type=int, default=defaults.game_clock, help="dispute clock per side, s (default %(default)s)"
+    )
+    parser.add_argument(
+        "--burn-bps",
+        type=int,
+        default=defaults.burn_bps,
+        help="share of a losing dispute bond burnt, in basis points (default %(default)s)",
+    )
+    parser.add_argument(
+        "--prover", default=None, help="one-step prover address (default: deploy one of --prover-kind)"
+    )
+    parser.add_argument(
+        "--prover-kind",
+        choices=PROVER_KINDS,
+        default=defaults.prover_kind,
+        help="prover to deploy without --prover: the EVM OneStepProver, or NoProver refusing every step "
+        "(default %(default)s)",
+    )
 
 
 def _params(args: argparse.Namespace) -> DeployParams:
@@ -253,6 +331,12 @@ def _params(args: argparse.Namespace) -> DeployParams:
             raise ConfigError(f"--{name.replace('_', '-')} must not be negative")
     if args.bond == 0:
         raise ConfigError("--bond must be positive")
+    if not 0 < args.game_clock < 2**64:
+        raise ConfigError("--game-clock must be positive")
+    if not 0 <= args.burn_bps <= 10_000:
+        raise ConfigError("--burn-bps must be between 0 and 10000")
+    if args.prover is not None and not is_address(args.prover):
+        raise ConfigError(f"--prover: {args.prover!r} is not an address")
     return DeployParams(
         batcher=args.batcher,
         proposers=tuple(args.proposer),
@@ -262,6 +346,10 @@ def _params(args: argparse.Namespace) -> DeployParams:
         force_inclusion_delay=args.force_inclusion_delay,
         max_deposit_gas_limit=args.max_deposit_gas_limit,
         withdrawal_delay=args.withdrawal_delay,
+        game_clock=args.game_clock,
+        burn_bps=args.burn_bps,
+        prover=args.prover,
+        prover_kind=args.prover_kind,
     )
 
 

@@ -10,7 +10,8 @@ interface IInbox {
 /// @notice Assertions about the L2 chain, each backed by a bond (DESIGN section 5).
 ///         An assertion (parent, inbox entries consumed, L2 block number, output root)
 ///         confirms once its challenge period is over, its parent is the latest confirmed
-///         assertion and the dispute game has not rejected it. Confirmation returns the bond
+///         assertion, no dispute game against it is still open (`openGames`) and the game has
+///         not rejected it. Confirmation returns the bond
 ///         to the asserter; a rejected assertion's bond goes to the dispute game, which pays
 ///         the winner. Every wei sent in is either held for a pending assertion or paid out.
 contract Rollup {
@@ -50,6 +51,9 @@ contract Rollup {
     uint256 public latestConfirmed;
     /// @notice Sum of the bonds of pending assertions; equals this contract's balance.
     uint256 public bondsHeld;
+    /// @notice Dispute games still open against each assertion (maintained by the dispute game);
+    ///         an assertion cannot confirm while it has one.
+    mapping(uint256 => uint256) public openGames;
 
     event AssertionCreated(
         uint256 indexed id,
@@ -85,6 +89,8 @@ contract Rollup {
     error ValueTooLarge();
     error ZeroOutputRoot();
     error ChallengePeriodNotOver(uint256 id, uint256 confirmableAt);
+    error GamesOpen(uint256 id, uint256 openGames);
+    error NoOpenGame(uint256 id);
     error TransferFailed();
 
     constructor(
@@ -200,21 +206,39 @@ contract Rollup {
         if (a.parentId != latestConfirmed) revert ParentNotLatestConfirmed(a.parentId, latestConfirmed);
         uint256 confirmableAt = uint256(a.createdAt) + challengePeriod;
         if (block.timestamp < confirmableAt) revert ChallengePeriodNotOver(id, confirmableAt);
+        uint256 open = openGames[id];
+        if (open > 0) revert GamesOpen(id, open);
         a.status = Status.Confirmed;
         latestConfirmed = id;
         emit AssertionConfirmed(id, a.outputRoot);
         _pay(a.asserter);
     }
 
-    /// @notice Hook for the dispute game (a later issue): rejects an assertion it lost.
+    /// @notice The dispute game only: rejects an assertion that lost a game.
     function rejectAssertion(uint256 id) external {
-        if (msg.sender != disputeGame || msg.sender == address(0)) revert NotDisputeGame();
+        _onlyDisputeGame();
         if (id >= _assertions.length) revert UnknownAssertion(id);
         _reject(id);
     }
 
+    /// @notice The dispute game only: a game against `id` opened (confirmation now waits for it).
+    function gameStarted(uint256 id) external {
+        _onlyDisputeGame();
+        if (id >= _assertions.length) revert UnknownAssertion(id);
+        openGames[id] += 1;
+    }
+
+    /// @notice The dispute game only: a game against `id` ended (won, lost or moot).
+    function gameEnded(uint256 id) external {
+        _onlyDisputeGame();
+        if (openGames[id] == 0) revert NoOpenGame(id);
+        openGames[id] -= 1;
+    }
+
     /// @notice Anyone: rejects a pending child of a rejected assertion (descendants of a
     ///         rejected assertion are rejected lazily; they can never confirm anyway).
+    ///         The bond goes to the dispute game, which only accepts it through its own
+    ///         `rejectDescendant` (it credits the bond to whoever rejected the ancestor).
     function rejectDescendant(uint256 id) external {
         if (id >= _assertions.length) revert UnknownAssertion(id);
         uint256 parentId = _assertions[id].parentId;
@@ -229,6 +253,10 @@ contract Rollup {
     function getAssertion(uint256 id) external view returns (Assertion memory) {
         if (id >= _assertions.length) revert UnknownAssertion(id);
         return _assertions[id];
+    }
+
+    function _onlyDisputeGame() internal view {
+        if (msg.sender != disputeGame || msg.sender == address(0)) revert NotDisputeGame();
     }
 
     function _reject(uint256 id) internal {

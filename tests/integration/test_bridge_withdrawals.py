@@ -112,7 +112,7 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup(anvil: Anvil) -> Setup:
-    params = DeployParams(challenge_period=CHALLENGE, bond=10**17, withdrawal_delay=DELAY)
+    params = DeployParams(challenge_period=CHALLENGE, bond=10**17, withdrawal_delay=DELAY, dispute_game=False)
     return Setup(anvil, deploy(anvil.w3, OWNER, devnet_spec(), params))
 
 

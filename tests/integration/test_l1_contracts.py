@@ -35,6 +35,7 @@ def deployment(anvil: Anvil) -> Deployment:
         bond=BOND,
         force_inclusion_delay=FORCE_DELAY,
         max_deposit_gas_limit=1_000_000,
+        dispute_game=False,  # GAME, an account, plays the dispute game's part in Rollup's hook tests
     )
     return deploy(anvil.w3, OWNER, devnet_spec(), params)
 
