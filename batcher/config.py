@@ -67,6 +67,8 @@ class ProposerConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 7302
     test_only_post_wrong_root: bool = False  # for dispute tests only: post a corrupted output root
+    test_only_wrong_root_once: bool = False  # for dispute tests only: corrupt the next assertion's root only
+    defend: bool = True  # run the dispute agent as defender of our assertions (when a DisputeGame is deployed)
 
     def __post_init__(self) -> None:
         _check_common(self)

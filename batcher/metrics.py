@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from l1.transactions import L1Transactor
@@ -55,3 +57,38 @@ class ProposerMetrics(L1AccountMetrics):
         self.confirmed = Counter(f"{ns}_assertions_confirmed_total", "Assertions confirmed by us", registry=r)
         self.failed = Counter(f"{ns}_assertions_failed_total", "Assertion transactions that failed", registry=r)
         self.bonds_locked = Gauge(f"{ns}_bonds_locked_wei", "Bonds of this proposer's pending assertions", registry=r)
+        self.dispute_open = Gauge(f"{ns}_disputes_open", "Games against our assertions still open", registry=r)
+        self.dispute_moves = Counter(
+            f"{ns}_dispute_moves_total", "Dissection moves of our defender, by level", ["level"], registry=r
+        )
+        self.dispute_proofs = Counter(f"{ns}_dispute_proofs_total", "One-step proofs our defender landed", registry=r)
+        self.dispute_level2_needed = Counter(
+            f"{ns}_dispute_level2_needed_total", "ALERT: games at level 2 with no step trace (no source)", registry=r
+        )
+        self.dispute_unprovable = Counter(
+            f"{ns}_dispute_unprovable_steps_total", "ALERT: games stuck at a step we cannot prove, by step kind",
+            ["step"], registry=r,
+        )
+        self.dispute_outcomes = Counter(f"{ns}_dispute_outcomes_total", "Games ended, by outcome", ["outcome"],
+                                        registry=r)
+        self._dispute_seen: dict[str, int] = {}
+
+    def sync_dispute(self, stats: Any) -> None:
+        """Copy the defender's `l1.dispute_agent.AgentStats` into the counters (running totals)."""
+        self.dispute_open.set(stats.open_games)
+        totals: dict[tuple[Counter, str, str], int] = {
+            (self.dispute_proofs, "", ""): stats.proofs,
+            (self.dispute_level2_needed, "", ""): stats.level2_needed,
+            (self.dispute_outcomes, "outcome", "won"): stats.won,
+            (self.dispute_outcomes, "outcome", "lost"): stats.lost,
+        }
+        for level, n in stats.moves_by_level.items():
+            totals[(self.dispute_moves, "level", str(level))] = n
+        for step, n in stats.unprovable.items():
+            totals[(self.dispute_unprovable, "step", step)] = n
+        for (counter, label, value), total in totals.items():
+            key = f"{id(counter)}:{value}"
+            delta = total - self._dispute_seen.get(key, 0)
+            if delta > 0:
+                (counter.labels(**{label: value}) if label else counter).inc(delta)
+            self._dispute_seen[key] = total

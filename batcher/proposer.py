@@ -1,9 +1,14 @@
 """The proposer: replays the chain from L1 itself and posts its output roots as assertions.
 
 It never asks the sequencer: the root it posts is the one its own replay of the inbox
-computed (DESIGN section 5). It builds on the newest assertion that agrees with its chain,
-confirms its assertions once their challenge period is over (bonds come back), and moves
-its finalized head to the newest confirmed block.
+computed (DESIGN section 5). It builds on the newest assertion that agrees with its chain
+(never on a rejected one or its descendants, so after a rejection it proposes again from the
+newest confirmed or matching one), confirms its assertions once their challenge period is
+over (bonds come back), and moves its finalized head to the newest confirmed block.
+
+It also runs the dispute agent (`l1.dispute_agent`) as the defender of its own assertions,
+with its own key: the agent must send from the proposer's key (the games name the asserter as
+defender), and one key must have one sender, or nonces collide.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from eth_utils import to_checksum_address
 from batcher.metrics import ProposerMetrics
 from batcher.service import wait_idle
 from l1.assertions import AssertionCache, Verdict, judge
-from l1.bindings import Assertion, AssertionStatus, L1Error, L1Reverted, RollupBinding
+from l1.bindings import Assertion, AssertionStatus, InboxBinding, L1Error, L1Reverted, RollupBinding
+from l1.deploy import Deployment
+from l1.dispute_agent import AgentConfig, DisputeAgent, Level2Source
+from l1.dispute_claims import LevelOneClaims
+from l1.dispute_game import DisputeGameBinding
+from l1.inbox_reader import InboxReader
 from l1.transactions import L1Transactor
 from l2.output_root import output_root_at
 from l2.replay import Replayer
@@ -35,6 +45,8 @@ class Proposer:
         metrics: ProposerMetrics,
         propose_every: int,
         test_only_post_wrong_root: bool = False,
+        agent: DisputeAgent | None = None,
+        test_only_wrong_root_once: bool = False,
     ) -> None:
         self.replayer = replayer
         self.chain = replayer.chain
@@ -43,6 +55,8 @@ class Proposer:
         self.metrics = metrics
         self.propose_every = propose_every
         self.wrong_root = test_only_post_wrong_root
+        self.wrong_root_once = test_only_wrong_root_once  # cleared once one wrong root is posted
+        self.agent = agent
         self.address = to_checksum_address(transactor.address)
         self._assertions = AssertionCache(rollup)
 
@@ -54,8 +68,12 @@ class Proposer:
 
     def parent(self, assertions: list[Assertion]) -> Assertion | None:
         """The newest assertion our chain agrees with (None while we have not replayed enough)."""
+        rejected: set[int] = set()
+        for a in assertions:  # parents come before children: a rejected ancestor taints the subtree
+            if a.status is AssertionStatus.REJECTED or (a.id != 0 and a.parent_id in rejected):
+                rejected.add(a.id)
         for a in reversed(assertions):
-            if a.status is AssertionStatus.REJECTED:
+            if a.id in rejected:
                 continue
             verdict = judge(a, self.replayer).verdict
             if verdict is Verdict.MATCH:
@@ -86,6 +104,9 @@ class Proposer:
         assertions = self.assertions()
         self._confirm_due(assertions)
         self._propose(assertions)
+        if self.agent is not None:
+            self.agent.tick()  # defend our assertions; after proposing so a new one is known
+            self.metrics.sync_dispute(self.agent.stats)
 
     def _propose(self, assertions: list[Assertion]) -> None:
         parent = self.parent(assertions)
@@ -103,13 +124,14 @@ class Proposer:
         ):
             return  # ours already (maybe a wrong-root test assertion): do not post it twice
         root = output_root_at(self.chain, self.chain.header_by_number(block))
-        if self.wrong_root:
+        if self.wrong_root or self.wrong_root_once:
             root = keccak(b"test-only wrong root" + root)
             log.warning("TEST-ONLY: posting a WRONG output root for block %d", block)
         bond = self.rollup.bond()
         data = self.rollup.contract.encode_abi("createAssertion", args=[parent.id, entries, block, root])
         receipt = self.transactor.send(self.rollup.address, bytes.fromhex(data[2:]), value=bond)
         new_id = self.rollup.created_id(receipt.raw)
+        self.wrong_root_once = False
         self.metrics.proposed.inc()
         self.metrics.last_proposed.set(block)
         log.info("assertion %d: parent %d, %d inbox entries, L2 block %d, root 0x%s",
@@ -137,3 +159,29 @@ class Proposer:
                 latest = a.id
                 self.chain.set_head(Head.FINALIZED, self.chain.header_by_number(a.l2_block_number).hash)
         self.metrics.bonds_locked.set(locked)
+
+
+def make_defender(
+    deployment: Deployment, replayer: Replayer, transactor: L1Transactor, level2: Level2Source | None = None
+) -> DisputeAgent | None:
+    """The dispute agent defending the proposer's assertions (None when no DisputeGame is deployed).
+
+    `level2`: where level-2 traces come from. The trace is built in `verifier.proofs`, which the
+    proposer may not import, so `rollup proposer` passes None: its defender plays level 1 and
+    alerts at level 2 ("level-2 trace not built"); the verifier defends at level 2 only games it
+    is a party to. An embedding process may inject a source."""
+    address = deployment.contracts.get("DisputeGame")
+    if not address:
+        return None
+    rollup = RollupBinding(transactor.w3, deployment.contracts["Rollup"])
+    return DisputeAgent(
+        replayer,
+        LevelOneClaims(replayer, InboxReader(transactor.w3, deployment, confirmations=0)),
+        rollup,
+        InboxBinding(transactor.w3, deployment.contracts["Inbox"]),
+        DisputeGameBinding(transactor.w3, address),
+        transactor,
+        deployment.l1_start_block_number,
+        AgentConfig(challenge=False),
+        level2,
+    )

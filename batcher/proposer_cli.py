@@ -1,7 +1,9 @@
 """`rollup proposer`: replay the chain from L1 and post assertions with a bond until SIGINT/SIGTERM.
 
 Configuration: defaults < `--config FILE` ([proposer] table) < ROLLUP_PROPOSER_<KEY> < flags.
-`--test-only-post-wrong-root true` posts corrupted roots: for dispute tests, never in production.
+`--test-only-post-wrong-root true` posts corrupted roots, `--test-only-wrong-root-once true` only
+the next one: for dispute tests, never in production. The proposer defends its own assertions
+in dispute games with the same key (`--defend false` turns that off).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ HELP = {
     "metrics_host": "Prometheus /metrics listen host",
     "metrics_port": "Prometheus /metrics port",
     "test_only_post_wrong_root": "TEST ONLY: post wrong output roots (dispute tests)",
+    "test_only_wrong_root_once": "TEST ONLY: post a wrong output root in the next assertion only",
+    "defend": "defend our assertions in dispute games (the dispute agent, same key)",
 }
 
 
@@ -37,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from batcher.metrics import ProposerMetrics
-    from batcher.proposer import Proposer
+    from batcher.proposer import Proposer, make_defender
     from batcher.service import make_transactor, run_until_signalled, serve_metrics
     from l1.bindings import RollupBinding
     from l1.deploy import Deployment
@@ -59,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
         transactor = make_transactor(w3, config)
         metrics = ProposerMetrics()
         port = serve_metrics(metrics.registry, config.metrics_host, config.metrics_port)
+        replayer = Replayer(chain, reader)
+        agent = make_defender(deployment, replayer, transactor) if config.defend else None
         proposer = Proposer(
-            Replayer(chain, reader), RollupBinding(w3, deployment.contracts["Rollup"]), transactor, metrics,
-            config.propose_every, config.test_only_post_wrong_root,
+            replayer, RollupBinding(w3, deployment.contracts["Rollup"]), transactor, metrics,
+            config.propose_every, config.test_only_post_wrong_root, agent, config.test_only_wrong_root_once,
         )
         print(f"proposer ready metrics={port} account={transactor.address}", flush=True)
         run_until_signalled(lambda stop: proposer.run(stop, config.poll_interval))

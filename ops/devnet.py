@@ -34,7 +34,8 @@ L1_CHAIN_ID = 900  # l1.anvil.DEFAULT_L1_CHAIN_ID, not imported: it would load w
 L2_CHAIN_ID = 901
 HOST = "127.0.0.1"
 # One L1 key per role: two processes sending from one key take each other's nonces
-# (l1.transactions.L1NonceConflict). Accounts 0..7 stay free for users and tutorials.
+# (l1.transactions.L1NonceConflict). Accounts 0..6 stay free for users and tutorials.
+VERIFIER_ACCOUNT = 7  # the verifier's dispute agent (challenge bonds, moves)
 BATCHER_ACCOUNT = 8
 PROPOSER_ACCOUNT = 9
 READY_TIMEOUT = 180.0  # seconds; five Pythons importing web3 and py-evm at once on 2 cores
@@ -60,6 +61,7 @@ class DevnetConfig:
     # Deployment settings, used on the first start only (the contracts keep them).
     challenge_period: int = 120  # seconds; l1.deploy.DeployParams' default
     withdrawal_delay: int = 60  # seconds
+    game_clock: int = 120  # seconds per side in a dispute game
 
     def __post_init__(self) -> None:
         ports = self.ports()
@@ -77,6 +79,8 @@ class DevnetConfig:
             raise ConfigError("--l1-state-interval must be >= 1 second")
         if self.challenge_period < 0 or self.withdrawal_delay < 0:
             raise ConfigError("--challenge-period and --withdrawal-delay must not be negative")
+        if self.game_clock <= 0:
+            raise ConfigError("--game-clock must be positive")
 
     def ports(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("_port")}
@@ -100,6 +104,7 @@ FLAG_HELP = {
     "verifier_metrics_port": "verifier metrics port",
     "challenge_period": "seconds before an assertion can be confirmed (first start only)",
     "withdrawal_delay": "seconds between proving a withdrawal and paying it out (first start only)",
+    "game_clock": "dispute game chess clock per side, seconds (first start only)",
 }
 
 
@@ -242,6 +247,7 @@ class Devnet:
                 "--batcher", DEV_ACCOUNTS[BATCHER_ACCOUNT][0], "--proposer", DEV_ACCOUNTS[PROPOSER_ACCOUNT][0],
                 "--challenge-period", str(self.config.challenge_period),
                 "--withdrawal-delay", str(self.config.withdrawal_delay),
+                "--game-clock", str(self.config.game_clock),
             ]
             self.sup.run_once("deploy", argv, child_env())
             partial.replace(self.deployment_path)  # only a finished deployment is ever resumed
@@ -288,7 +294,7 @@ class Devnet:
             "verifier",
             [*rollup_command("verifier", c.log_level), *l1, "--datadir", str(d / "verifier"),
              "--rpc-port", str(c.verifier_rpc_port), "--metrics-port", str(c.verifier_metrics_port)],
-            child_env(), ready_prefix="verifier ready",
+            child_env(ROLLUP_VERIFIER_DISPUTE_KEY=DEV_ACCOUNTS[VERIFIER_ACCOUNT][1]), ready_prefix="verifier ready",
         )
         return self.sup.wait_ready([batcher, proposer, verifier], READY_TIMEOUT, self.stop)
 
@@ -299,6 +305,7 @@ class Devnet:
             deployment["owner"].lower(): "deployed and owns the L1 contracts",
             deployment["batcher"].lower(): "the batcher's L1 key: leave it to the batcher",
             deployment["proposers"][0].lower(): "the proposer's L1 key: leave it to the proposer",
+            DEV_ACCOUNTS[VERIFIER_ACCOUNT][0].lower(): "the verifier's dispute key: leave it to the verifier",
         }
         lines = [
             f"devnet ready: L2 chain id {L2_CHAIN_ID}, L1 chain id {L1_CHAIN_ID}, data in {self.datadir}",

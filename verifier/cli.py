@@ -34,6 +34,10 @@ HELP = {
     "rpc_max_body_bytes": "max JSON-RPC request body",
     "logs_max_blocks": "widest eth_getLogs block range",
     "gas_cap": "gas limit of eth_call and eth_estimateGas",
+    "dispute_key": "L1 key of the dispute agent (hex, or a file holding it); empty: no agent",
+    "dispute_safety_margin": "seconds of our game clock below which an alert is logged",
+    "dispute_resubmit_after": "seconds before a stuck dispute transaction is re-sent with a higher fee",
+    "dispute_max_fee_gwei": "fee cap per gas of dispute transactions",
 }
 
 

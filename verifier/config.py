@@ -1,7 +1,8 @@
 """Settings of `rollup verifier` (l2.config merges defaults, the [verifier] table, env and flags).
 
 A verifier needs no key and no sequencer: an L1 endpoint and the deployment file are all it
-trusts. A port of 0 binds a free port (tests).
+trusts. A port of 0 binds a free port (tests). With `dispute_key` (its own L1 key, or a file
+holding it) it also runs the dispute agent: it challenges wrong assertions with a bond.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class VerifierConfig:
     rpc_max_body_bytes: int = 8 << 20
     logs_max_blocks: int = 10_000  # widest eth_getLogs block range
     gas_cap: int = 50_000_000  # gas limit of eth_call / eth_estimateGas
+    dispute_key: str = ""  # empty: no dispute agent; else a hex private key or a file holding one
+    dispute_safety_margin: int = 30  # seconds: our game clock below this is logged as an alert
+    dispute_resubmit_after: float = 24.0  # seconds before a stuck dispute transaction is re-sent
+    dispute_max_fee_gwei: float = 500.0  # fee cap per gas of dispute transactions
 
     def __post_init__(self) -> None:
         if not self.l1_rpc.startswith(("http://", "https://")):
@@ -47,5 +52,7 @@ class VerifierConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if self.gas_cap < 21_000:
             raise ConfigError("gas_cap must be >= 21000")
+        if self.dispute_safety_margin < 0 or self.dispute_resubmit_after <= 0 or self.dispute_max_fee_gwei <= 0:
+            raise ConfigError("dispute_safety_margin must be >= 0, dispute_resubmit_after and dispute_max_fee_gwei > 0")
         if not self.datadir:
             raise ConfigError("datadir must not be empty")

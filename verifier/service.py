@@ -3,8 +3,9 @@
 One replay thread is the chain's only writer. Each poll it follows L1 reorgs
 (`Replayer.check_reorg`), replays new inbox entries (`Replayer.step`), then judges every
 assertion on L1 against its own output root (`l1.assertions.judge`). A mismatch is counted,
-logged with both roots, and handed to the dispute agent through `DisputeHandoff`; today the
-hand-off only records it (`DivergenceLog`), the dispute issue plugs the agent in there.
+logged with both roots and recorded by the `DisputeHandoff` (`DivergenceLog`). With a
+`dispute_key`, the dispute agent (`l1.dispute_agent`, built in `verifier.dispute`) then runs in
+the same thread, after the judging: it challenges what we judged wrong and plays its games.
 
 Heads: unsafe = safe = the derived head (the verifier does not follow the sequencer's
 unsafe blocks); finalized = the block of the newest confirmed assertion that matches ours.
@@ -29,6 +30,7 @@ from aiohttp import web
 from l1.assertions import AssertionCache, Judgement, Verdict, judge
 from l1.bindings import Assertion, AssertionStatus, RollupBinding
 from l1.deploy import Deployment
+from l1.dispute_agent import DisputeAgent
 from l1.inbox_reader import InboxReader
 from l2.backends import require_fast_backends
 from l2.chain import L2Chain
@@ -37,6 +39,7 @@ from l2.replay import Applied, Replayer
 from l2.rpc import JsonRpc, RpcSettings
 from l2.types import Head
 from verifier.config import VerifierConfig
+from verifier.dispute import make_agent
 from verifier.metrics import VerifierMetrics
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,7 @@ class Verifier:
         metrics: VerifierMetrics,
         handoff: DisputeHandoff,
         entries_per_step: int = 8,
+        agent: DisputeAgent | None = None,
     ) -> None:
         self.replayer = replayer
         self.chain = replayer.chain
@@ -120,6 +124,7 @@ class Verifier:
         self.metrics = metrics
         self.handoff = handoff
         self.entries_per_step = entries_per_step
+        self.agent = agent
         self._assertions = AssertionCache(rollup)
         self._verdicts: dict[int, tuple[tuple[Any, ...], Judgement]] = {}  # final verdicts by id
         self.synced_l1_block = reader.start_block - 1
@@ -157,7 +162,20 @@ class Verifier:
         self.metrics.l1_lag.set(max(0, l1_head - self.synced_l1_block))
         self.judge_assertions()
         self.update_heads()
+        if self.agent is not None:
+            self.play_disputes()
         return caught_up
+
+    def play_disputes(self) -> None:
+        """One round of the dispute agent; its failure is counted and logged, never stops replay."""
+        assert self.agent is not None
+        try:
+            self.agent.tick()
+        except Exception as exc:
+            self.agent.stats.errors += 1
+            log.error("dispute agent round failed: %s: %s", type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+        self.metrics.sync_dispute(self.agent.stats)
 
     def run(self, stop: threading.Event, poll_interval: float) -> None:
         """Poll until `stop`; an error (L1 down, a bad answer) is counted, logged and retried."""
@@ -296,7 +314,12 @@ class VerifierService:
         reader = InboxReader(w3, deployment, confirmations=config.confirmations)
         replayer = Replayer(chain, reader)
         rollup = RollupBinding(w3, deployment.contracts["Rollup"])
-        self.verifier = Verifier(replayer, reader, rollup, self.metrics, self.handoff, config.entries_per_step)
+        agent = make_agent(w3, deployment, replayer, config) if config.dispute_key else None
+        self.verifier = Verifier(
+            replayer, reader, rollup, self.metrics, self.handoff, config.entries_per_step, agent
+        )
+        if agent is not None:
+            log.info("verifier: dispute agent on, L1 account %s", agent.address)
         head = chain.head(Head.UNSAFE)
         log.info(
             "verifier: chain %d at block %d (0x%s) after %d inbox entries; keccak=%s ecc=%s",

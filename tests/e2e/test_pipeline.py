@@ -8,7 +8,6 @@ chain (every block hash and state root), and must report the lying proposer's as
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from batcher.feed import BlockFeed
 from batcher.metrics import BatcherMetrics, ProposerMetrics
 from batcher.proposer import Proposer
 from batcher.service import make_transactor
+from bench.threads import Role
 from bench.workloads import mixed
 from l1.anvil import Anvil
 from l1.bindings import RollupBinding
@@ -43,19 +43,6 @@ pytestmark = pytest.mark.slow
 
 TXS = 2_000
 DEPLOYER, BATCHER, HONEST, LIAR = (DEV_ACCOUNTS[i][1] for i in (0, 7, 8, 9))
-
-
-class Role:
-    """A batcher or proposer loop on a thread, stopped at the end of the test."""
-
-    def __init__(self, name: str, loop: Callable[[threading.Event], None]) -> None:
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=loop, args=(self.stop,), name=name, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=30)
 
 
 @pytest.fixture

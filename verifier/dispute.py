@@ -1,0 +1,203 @@
+"""The verifier's dispute agent: its key, its L1 sender, and the agent wired to the verifier's replay.
+
+The agent itself (`l1.dispute_agent`) is shared with the proposer; this module only builds it
+from the verifier's settings. The key is the verifier's own (never the batcher's or the
+proposer's: two processes sending from one key would collide on nonces).
+
+`ProofsLevel2Source` is the agent's level-2 source here: it builds the block trace of
+`verifier.proofs.block_machine` (`BlockTrace.build(chain, reader, block, entry_limit, start)`,
+`start` the cursor of our level-1 claim before the block) and adapts it to the agent's
+`Level2Trace`: states by `state(j)`, proofs of EXEC-phase steps from their witness (the proof
+bytes `steps.step` wrote), checked by an `eth_call` of the deployed OneStepProver; every other
+step kind is `Unprovable(kind)` until its Solidity exists. It lives in the verifier because the
+trace does: the proposer may not import it, so the proposer's defender has no level-2 source
+(docs/verifier.md). A block the tracer cannot trace yet (`Unsupported(name)`) gives None and
+the agent alerts ("level-2 trace not built").
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+
+from l1.bindings import InboxBinding, RollupBinding
+from l1.deploy import Deployment
+from l1.dispute_agent import AgentConfig, DisputeAgent, StepContext, Unprovable
+from l1.dispute_claims import LevelOneClaims
+from l1.dispute_game import DisputeGameBinding
+from l1.inbox_reader import InboxReader
+from l1.transactions import L1Transactor, TransactorConfig
+from l2.errors import ConfigError
+from l2.replay import Replayer
+from verifier.config import VerifierConfig
+
+log = logging.getLogger(__name__)
+
+
+class BlockTraceAdapter:
+    """A `verifier.proofs.block_machine.BlockTrace` as the agent's `Level2Trace`.
+
+    The proof of an EXEC-phase step (an opcode, or the LOAD_ACCOUNT / LOAD_SLOT before one) is
+    its witness: `steps.step` writes the proof bytes `OneStepProver.step` decodes while it runs
+    the step, and the tracer keeps them. Every other step kind (block, tx, commit, trie steps)
+    has no Solidity proof yet: `Unprovable(kind)`. With a `check` (an `eth_call` of the deployed
+    prover, `ProverCheck`), an EXEC proof the prover refuses (`Unsupported(name)`) or answers
+    with another post-state than our `state(j + 1)` is `Unprovable` too, before anything is sent.
+    """
+
+    def __init__(self, block_trace: Any, ctx: StepContext | None = None, check: ProverCheck | None = None) -> None:
+        self.block_trace = block_trace
+        self.ctx = ctx
+        self.check = check
+
+    @property
+    def steps(self) -> int:
+        return int(self.block_trace.steps)
+
+    def state(self, j: int) -> bytes:
+        return bytes(self.block_trace.state(min(j, self.steps)))  # past T: the final claim (identity)
+
+    def kind(self, j: int) -> str:
+        return str(self.block_trace.step_kind(j))
+
+    def raw_proof(self, j: int) -> bytes:
+        """The proof bytes of step j -> j + 1 as the tracer recorded them, or `Unprovable(kind)`."""
+        if j >= self.steps:
+            raise Unprovable("IDENTITY")  # the identity step's proof is not built yet
+        kind = self.kind(j)
+        if kind not in EXEC_KINDS or self.block_trace.machine(j).exec is None:
+            raise Unprovable(kind)
+        witness = self.block_trace.witness(j)
+        if not isinstance(witness, bytes | bytearray) or not witness:
+            raise Unprovable(kind)  # a trace built without machines keeps no witnesses
+        return bytes(witness)
+
+    def proof(self, j: int) -> bytes:
+        proof = self.raw_proof(j)
+        if self.check is not None and self.ctx is not None:
+            try:
+                ok, result = self.check.step(self.ctx, self.state(j), proof)
+            except Exception as exc:  # L1 unreachable: send the proof anyway; proveStep decides
+                log.error("could not check the proof of step %d with the prover: %s: %s", j, type(exc).__name__, exc)
+                return proof
+            if not ok:
+                raise Unprovable(result.decode(errors="replace") or self.kind(j))
+            if result != self.state(j + 1):
+                log.error("the prover's post-state of step %d (%s) is not our state %d", j, self.kind(j), j + 1)
+                raise Unprovable(f"{self.kind(j)}_POST")
+        return proof
+
+
+EXEC_KINDS = ("EXEC", "LOAD_ACCOUNT", "LOAD_SLOT")  # steps in phase EXEC: proven by OneStepProver._exec
+UNSUPPORTED_SELECTOR = Web3.keccak(text="Unsupported(bytes32)")[:4]
+
+
+class ProverCheck:
+    """`IOneStepProver.step` by `eth_call` on the deployed prover: (True, post) or (False, name)."""
+
+    def __init__(self, w3: Web3, prover: str) -> None:
+        self.w3 = w3
+        self.prover = Web3.to_checksum_address(prover)
+
+    def step(self, ctx: StepContext, pre: bytes, proof: bytes) -> tuple[bool, bytes]:
+        from verifier.proofs.prover import GameContext, step_calldata
+
+        data = step_calldata(GameContext(ctx.l2_block, ctx.entry_limit, ctx.created_at), pre, proof)
+        reply = self.w3.provider.make_request(
+            "eth_call", [{"to": self.prover, "data": "0x" + data.hex(), "gas": hex(30_000_000)}, "latest"]
+        )  # type: ignore[arg-type]
+        if "result" in reply:
+            return True, bytes.fromhex(str(reply["result"])[2:])
+        raw = reply.get("error", {}).get("data") or "0x"
+        raw = bytes.fromhex(raw[2:]) if isinstance(raw, str) else b""
+        if raw[:4] == UNSUPPORTED_SELECTOR:
+            return False, raw[4:36].rstrip(b"\0")
+        return False, b"REVERTED"
+
+
+def start_cursor(claims: LevelOneClaims, block: int, entry_limit: int) -> tuple[int, int, int]:
+    """The cursor of the agreed claim before L2 block `block`: after block - 1 (genesis: all zero)."""
+    if block <= 1:
+        return (0, 0, 0)
+    return claims.cursor_after(block - 1, entry_limit)
+
+
+class ProofsLevel2Source:
+    """Level-2 traces of our own chain from `verifier.proofs.block_machine`; the start of block
+    b's trace is the cursor of our level-1 claim after b - 1 (`LevelOneClaims.cursor_after`)."""
+
+    def __init__(self, replayer: Replayer, reader: InboxReader, claims: LevelOneClaims | None = None,
+                 check: ProverCheck | None = None) -> None:
+        self.replayer = replayer
+        self.reader = reader
+        self.claims = claims if claims is not None else LevelOneClaims(replayer, reader)
+        self.check = check
+
+    def build(self, ctx: StepContext) -> Any:
+        """The raw `BlockTrace` of `ctx.l2_block` (raises what the tracer raises)."""
+        machine = importlib.import_module("verifier.proofs.block_machine")
+        start = start_cursor(self.claims, ctx.l2_block, ctx.entry_limit)
+        return machine.BlockTrace.build(self.replayer.chain, self.reader, ctx.l2_block, ctx.entry_limit, start,
+                                        keep_machines=True)
+
+    def trace(self, ctx: StepContext) -> BlockTraceAdapter | None:
+        try:
+            built = self.build(ctx)
+        except ImportError as exc:
+            log.error("level-2 trace not built: verifier.proofs.block_machine is missing (%s)", exc)
+            return None
+        except Exception as exc:  # an unfinished tracer (Unsupported(name)): the agent alerts, never makes states up
+            log.error("level-2 trace of L2 block %d failed: %s: %s", ctx.l2_block, type(exc).__name__, exc)
+            return None
+        return BlockTraceAdapter(built, ctx, self.check)
+
+
+def load_key(value: str) -> str:
+    """`dispute_key` is 32 bytes of hex, or the path of a file holding them."""
+    text = value.strip()
+    candidate = text.removeprefix("0x")
+    if len(candidate) != 64 or any(c not in "0123456789abcdefABCDEF" for c in candidate):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError("dispute_key must be 32 bytes of hex or the path of a file holding them")
+        candidate = path.read_text().strip().removeprefix("0x")
+        if len(candidate) != 64 or any(c not in "0123456789abcdefABCDEF" for c in candidate):
+            raise ConfigError(f"dispute key file {path} does not hold 32 bytes of hex")
+    return "0x" + candidate
+
+
+def make_agent(w3: Web3, deployment: Deployment, replayer: Replayer, config: VerifierConfig) -> DisputeAgent:
+    address = deployment.contracts.get("DisputeGame")
+    if not address:
+        raise ConfigError("dispute_key is set but the deployment has no DisputeGame")
+    account = Account.from_key(load_key(config.dispute_key))
+    transactor = L1Transactor(
+        w3,
+        account,
+        TransactorConfig(
+            confirmations=max(config.confirmations, 1),
+            resubmit_after=config.dispute_resubmit_after,
+            poll_interval=min(config.poll_interval, 1.0),
+            max_fee_per_gas=int(config.dispute_max_fee_gwei * 10**9),
+            min_balance=0,
+        ),
+    )
+    claims = LevelOneClaims(replayer, InboxReader(w3, deployment, confirmations=0))
+    prover = deployment.contracts.get("OneStepProver")
+    return DisputeAgent(
+        replayer,
+        claims,
+        RollupBinding(w3, deployment.contracts["Rollup"]),
+        InboxBinding(w3, deployment.contracts["Inbox"]),
+        DisputeGameBinding(w3, address),
+        transactor,
+        deployment.l1_start_block_number,
+        AgentConfig(challenge=True, safety_margin=config.dispute_safety_margin),
+        ProofsLevel2Source(replayer, InboxReader(w3, deployment, confirmations=0), claims,
+                           ProverCheck(w3, prover) if prover else None),
+    )
