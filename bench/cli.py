@@ -11,6 +11,7 @@ BENCHES: dict[str, str] = {
     "l1gas": "bench.l1gas",
     "batch": "bench.batch",
     "replay": "bench.replay",
+    "dispute": "bench.dispute",
 }
 
 
