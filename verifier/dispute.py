@@ -7,8 +7,8 @@ proposer's: two processes sending from one key would collide on nonces).
 `ProofsLevel2Source` is the agent's level-2 source here: it builds the block trace of
 `verifier.proofs.block_machine` (`BlockTrace.build(chain, reader, block, entry_limit, start)`,
 `start` the cursor of our level-1 claim before the block) and adapts it to the agent's
-`Level2Trace`: states by `state(j)`, proofs of EXEC-phase steps from their witness (the proof
-bytes `steps.step` wrote), checked by an `eth_call` of the deployed OneStepProver; every other
+`Level2Trace`: states by `state(j)`, proofs by `verifier.proofs.tx_proofs.proof_for` (EXEC-phase
+steps, COMMIT, identity), checked by an `eth_call` of the deployed OneStepProver; every other
 step kind is `Unprovable(kind)` until its Solidity exists. It lives in the verifier because the
 trace does: the proposer may not import it, so the proposer's defender has no level-2 source
 (docs/verifier.md). A block the tracer cannot trace yet (`Unsupported(name)`) gives None and
@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 class BlockTraceAdapter:
     """A `verifier.proofs.block_machine.BlockTrace` as the agent's `Level2Trace`.
 
-    The proof of an EXEC-phase step (an opcode, or the LOAD_ACCOUNT / LOAD_SLOT before one) is
-    its witness: `steps.step` writes the proof bytes `OneStepProver.step` decodes while it runs
-    the step, and the tracer keeps them. Every other step kind (block, tx, commit, trie steps)
-    has no Solidity proof yet: `Unprovable(kind)`. With a `check` (an `eth_call` of the deployed
+    Proofs come from `verifier.proofs.tx_proofs.proof_for`: an EXEC-phase step (an opcode, or
+    the LOAD_ACCOUNT / LOAD_SLOT before one) is its witness (`steps.step` writes the proof bytes
+    `OneStepProver.step` decodes while it runs the step), COMMIT and the identity step past T
+    are encoded from the machines. Every other step kind (block, tx, trie steps) has no Solidity
+    proof yet: `Unprovable(kind)`. With a `check` (an `eth_call` of the deployed
     prover, `ProverCheck`), an EXEC proof the prover refuses (`Unsupported(name)`) or answers
     with another post-state than our `state(j + 1)` is `Unprovable` too, before anything is sent.
     """
@@ -66,16 +67,14 @@ class BlockTraceAdapter:
         return str(self.block_trace.step_kind(j))
 
     def raw_proof(self, j: int) -> bytes:
-        """The proof bytes of step j -> j + 1 as the tracer recorded them, or `Unprovable(kind)`."""
-        if j >= self.steps:
-            raise Unprovable("IDENTITY")  # the identity step's proof is not built yet
-        kind = self.kind(j)
-        if kind not in EXEC_KINDS or self.block_trace.machine(j).exec is None:
-            raise Unprovable(kind)
-        witness = self.block_trace.witness(j)
-        if not isinstance(witness, bytes | bytearray) or not witness:
-            raise Unprovable(kind)  # a trace built without machines keeps no witnesses
-        return bytes(witness)
+        """The proof bytes of step j -> j + 1 (`verifier.proofs.tx_proofs.proof_for`: EXEC-phase
+        steps, COMMIT and the identity step past T today), or `Unprovable(kind)`."""
+        from verifier.proofs.tx_proofs import Unsupported, proof_for
+
+        try:
+            return proof_for(self.block_trace, j)
+        except Unsupported as exc:
+            raise Unprovable(exc.name) from exc
 
     def proof(self, j: int) -> bytes:
         proof = self.raw_proof(j)
@@ -93,7 +92,6 @@ class BlockTraceAdapter:
         return proof
 
 
-EXEC_KINDS = ("EXEC", "LOAD_ACCOUNT", "LOAD_SLOT")  # steps in phase EXEC: proven by OneStepProver._exec
 UNSUPPORTED_SELECTOR = Web3.keccak(text="Unsupported(bytes32)")[:4]
 
 

@@ -495,11 +495,11 @@ def test_a_dishonest_proof_is_refused_and_the_honest_side_wins_on_time(env: Env)
     assert game.contract.events.StepProven().get_logs(from_block=0) == []
 
 
-# -- the verifier's adapter of the real trace (against its announced API; the trace is not built yet) --
+# -- the verifier's level-2 source: building traces from its claims (proofs: test_osp_tx_steps.py) --
 
 
 class FakeBlockTrace:
-    """verifier.proofs.block_machine.BlockTrace's API, with made-up states and proofs."""
+    """verifier.proofs.block_machine.BlockTrace's build and states, made up."""
 
     built: list[tuple[Any, ...]] = []
 
@@ -518,16 +518,6 @@ class FakeBlockTrace:
         assert 0 <= j <= self.steps
         return h("state", j)
 
-    def step_kind(self, j: int) -> str:
-        return ("EXEC", "EXEC", "LOAD_SLOT")[j] if j < 3 else "TRIE"
-
-    def machine(self, j: int) -> Any:
-        import types
-
-        return types.SimpleNamespace(exec=object() if j < 3 else None)
-
-    def witness(self, j: int) -> Any:
-        return b"proof %d" % j if j < 2 else b""  # step 2: a trace kept without its witnesses
 
 
 class FakeClaims:
@@ -553,9 +543,6 @@ def test_verifier_source_adapts_the_block_trace_api(monkeypatch: pytest.MonkeyPa
     assert source.trace(StepContext(1, 2, 1000)) is not None and FakeBlockTrace.built[-1] == (1, 2, (0, 0, 0))
     assert trace.steps == 5 and trace.state(0) == h("state", 0)
     assert trace.state(9) == trace.state(5) == h("state", 5)  # past T: the final claim
-    assert trace.proof(1) == b"proof 1"
-    for j, name in ((2, "LOAD_SLOT"), (3, "TRIE"), (5, "IDENTITY"), (8, "IDENTITY")):
-        with pytest.raises(Unprovable) as refused:
-            trace.proof(j)
-        assert refused.value.name == name
+    # Proofs come from verifier.proofs.tx_proofs.proof_for on a real trace: tested in
+    # tests/integration/test_osp_tx_steps.py and end to end in tests/e2e/test_dispute_onestep.py.
     assert source.trace(StepContext(13, 2, 1000)) is None  # the tracer failed on this block
