@@ -158,27 +158,55 @@ def create_address(deployer: str, nonce: int) -> str:
 
 
 PROVER_KINDS = ("onestep", "none")
+# The IPhaseStep contract of each MachineState phase OneStepProver hands whole steps to
+# (`phaseSteps[phase]`, docs/fraud-proofs.md 6.1): phase -> artifact. A new phase contract is wired
+# by adding it here (and, if it reads chain constants, to `_step_args`); the others stay as they are.
+# One contract may serve several phases (deployed once, e.g. ExecMsg for IDLE and TX_LOAD).
+PHASE_STEPS: dict[int, str] = {6: "ExecTxEnd"}  # TX_END
+PHASES = 10  # OneStepProver.PHASES: one slot per phase value 0..9
+
+
+def _step_args(name: str, spec: ChainSpec, code_oracle: str) -> tuple[Any, ...]:
+    """Constructor arguments of step contract `name`: the chain constants it reads, if any."""
+    if name == "ExecWorld":
+        return (code_oracle,)
+    if name == "ExecTxEnd":
+        return (to_checksum_address(spec.fee_recipient),)
+    return ()
+
+
+def deploy_onestep(w3: Web3, signer: LocalAccount, spec: ChainSpec, code_oracle: str) -> dict[str, str]:
+    """Deploy the step contracts (ExecWorld, ExecTx, then each of `PHASE_STEPS`), then
+    `OneStepProver(chainId, gasLimit, coinbase, codeOracle, world, txSteps, phaseSteps)` reading
+    `code_oracle`; returns every address by artifact name. The step contracts are separate
+    transactions because together they exceed the 48 KiB initcode limit of one (EIP-3860)."""
+    out: dict[str, str] = {}
+    for name in dict.fromkeys(("ExecWorld", "ExecTx", *PHASE_STEPS.values())):  # one contract may fill several slots
+        receipt = _deploy_one(w3, signer, name, *_step_args(name, spec, code_oracle))
+        out[name] = to_checksum_address(receipt["contractAddress"])
+    phase_steps = ["0x" + "00" * 20] * PHASES
+    for phase, name in PHASE_STEPS.items():
+        phase_steps[phase] = out[name]
+    args = (spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient), code_oracle)
+    receipt = _deploy_one(w3, signer, "OneStepProver", *args, out["ExecWorld"], out["ExecTx"], phase_steps)
+    out["OneStepProver"] = to_checksum_address(receipt["contractAddress"])
+    return out
 
 
 def deploy_prover(w3: Web3, signer: LocalAccount, spec: ChainSpec, kind: str = "onestep") -> dict[str, str]:
-    """Deploy a one-step prover; returns {"OneStepProver": address} (plus "CodeOracle" when the
-    prover reads one). `onestep`: `OneStepProver(chainId, gasLimit, coinbase[, codeOracle])` (the
-    chain constants a step reads are baked in at deployment, docs/fraud-proofs.md 1.1; the coinbase
-    is the spec's fee recipient, the block's beneficiary; the CodeOracle, deployed first, is what
-    EXTCODESIZE reads, D4); `none`: `NoProver`. OneStepProver is a sound default: a step it cannot
-    prove yet reverts `Unsupported(name)`, never a made-up post-state."""
+    """Deploy a one-step prover; returns {"OneStepProver": address} plus, for `onestep`, the
+    address of every contract it reads ("CodeOracle", "ExecWorld", "ExecTx", "ExecTxEnd", ...).
+    `onestep`: the CodeOracle (what EXTCODESIZE reads, D4), then `deploy_onestep`: the step
+    contracts and `OneStepProver` with the chain constants a step reads baked in at deployment
+    (docs/fraud-proofs.md 1.1, 6.1; the coinbase is the spec's fee recipient, the block's
+    beneficiary); `none`: `NoProver`. OneStepProver is a sound default: a step it cannot prove
+    yet reverts `Unsupported(name)`, never a made-up post-state."""
     if kind == "none":
         return {"OneStepProver": to_checksum_address(_deploy_one(w3, signer, "NoProver")["contractAddress"])}
     if kind != "onestep":
         raise ConfigError(f"unknown prover kind {kind!r} (one of {', '.join(PROVER_KINDS)})")
-    out: dict[str, str] = {}
-    args: list[Any] = [spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient)]
-    constructor = next((x for x in load_artifact("OneStepProver")["abi"] if x["type"] == "constructor"), {})
-    if len(constructor.get("inputs", [])) == 4:  # (chainId, gasLimit, coinbase, codeOracle)
-        out["CodeOracle"] = to_checksum_address(_deploy_one(w3, signer, "CodeOracle")["contractAddress"])
-        args.append(out["CodeOracle"])
-    out["OneStepProver"] = to_checksum_address(_deploy_one(w3, signer, "OneStepProver", *args)["contractAddress"])
-    return out
+    oracle = to_checksum_address(_deploy_one(w3, signer, "CodeOracle")["contractAddress"])
+    return {"CodeOracle": oracle, **deploy_onestep(w3, signer, spec, oracle)}
 
 
 def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:

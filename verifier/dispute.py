@@ -8,7 +8,7 @@ proposer's: two processes sending from one key would collide on nonces).
 `verifier.proofs.block_machine` (`BlockTrace.build(chain, reader, block, entry_limit, start)`,
 `start` the cursor of our level-1 claim before the block) and adapts it to the agent's
 `Level2Trace`: states by `state(j)`, proofs by `verifier.proofs.tx_proofs.proof_for` (EXEC-phase
-steps, COMMIT, identity), checked by an `eth_call` of the deployed OneStepProver; every other
+steps, COMMIT, TX_END, identity), checked by an `eth_call` of the deployed OneStepProver; every other
 step kind is `Unprovable(kind)` until its Solidity exists. It lives in the verifier because the
 trace does: the proposer may not import it, so the proposer's defender has no level-2 source
 (docs/verifier.md). A block the tracer cannot trace yet (`Unsupported(name)`) gives None and
@@ -44,8 +44,8 @@ class BlockTraceAdapter:
 
     Proofs come from `verifier.proofs.tx_proofs.proof_for`: an EXEC-phase step (an opcode, or
     the LOAD_ACCOUNT / LOAD_SLOT before one) is its witness (`steps.step` writes the proof bytes
-    `OneStepProver.step` decodes while it runs the step), COMMIT and the identity step past T
-    are encoded from the machines. Every other step kind (block, tx, trie steps) has no Solidity
+    `OneStepProver.step` decodes while it runs the step), COMMIT, TX_END and the identity step
+    past T are encoded from the machines. Every other step kind (block, tx, trie steps) has no Solidity
     proof yet: `Unprovable(kind)`. With a `check` (an `eth_call` of the deployed
     prover, `ProverCheck`), an EXEC proof the prover refuses (`Unsupported(name)`) or answers
     with another post-state than our `state(j + 1)` is `Unprovable` too, before anything is sent.
@@ -68,7 +68,7 @@ class BlockTraceAdapter:
 
     def raw_proof(self, j: int) -> bytes:
         """The proof bytes of step j -> j + 1 (`verifier.proofs.tx_proofs.proof_for`: EXEC-phase
-        steps, COMMIT and the identity step past T today), or `Unprovable(kind)`."""
+        steps, COMMIT, TX_END and the identity step past T today), or `Unprovable(kind)`."""
         from verifier.proofs.tx_proofs import Unsupported, proof_for
 
         try:

@@ -699,6 +699,14 @@ def test_deployment_wires_the_game_and_defaults_to_a_prover_that_refuses_every_s
     spec = devnet_spec()
     assert (prover.functions.chainId().call(), prover.functions.gasLimit().call()) == (spec.chain_id, spec.gas_limit)
     assert bytes.fromhex(prover.functions.coinbase().call()[2:]) == bytes(spec.fee_recipient)
+    # the step contracts are deployed on their own (initcode limit) and recorded; the prover holds them
+    c = onestep.contracts
+    assert {"CodeOracle", "ExecWorld", "ExecTx", "ExecTxEnd"} <= set(c)
+    assert len({c[n] for n in ("CodeOracle", "ExecWorld", "ExecTx", "ExecTxEnd", "OneStepProver")}) == 5
+    assert (prover.functions.world().call(), prover.functions.txSteps().call()) == (c["ExecWorld"], c["ExecTx"])
+    assert prover.functions.codeOracle().call() == c["CodeOracle"]
+    assert prover.functions.phaseSteps(6).call() == c["ExecTxEnd"]  # TX_END
+    assert all(int(prover.functions.phaseSteps(i).call(), 16) == 0 for i in (1, 2, 3, 4, 5, 7, 8, 9))
 
 
 def test_a_winner_that_refuses_eth_cannot_block_the_game_or_its_rejection(env):

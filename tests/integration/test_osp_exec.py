@@ -20,7 +20,6 @@ from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.message import Message
 from eth_account import Account
 from eth_hash.auto import keccak
-from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
@@ -28,6 +27,7 @@ from web3 import Web3
 from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address, transfer_calldata
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
+from l1.deploy import deploy_onestep
 from l2.chain import L2Chain
 from l2.deposits import Deposit, DepositTransaction
 from l2.spec import ChainSpec, GenesisAccount
@@ -217,7 +217,7 @@ def _deploy(w3: Web3, name: str, *args: object) -> str:
 
 
 def _deploy_prover(w3: Web3, codes: tuple[bytes, ...]) -> str:
-    """A CodeOracle with `codes` registered, and a OneStepProver reading it."""
+    """A CodeOracle with `codes` registered, and a OneStepProver (with its step contracts) reading it."""
     account = Account.from_key(DEV_KEY)
     spec = ChainSpec(chain_id=CHAIN_ID)
     oracle = w3.eth.contract(address=_deploy(w3, "CodeOracle"), abi=load_artifact("CodeOracle")["abi"])
@@ -234,8 +234,8 @@ def _deploy_prover(w3: Web3, codes: tuple[bytes, ...]) -> str:
             w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
         )
         assert receipt["status"] == 1
-    return _deploy(w3, "OneStepProver", spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient),
-                   oracle.address)  # fmt: skip
+    # the step contracts, then the prover, as `rollup deploy` does (docs/fraud-proofs.md 6.1)
+    return deploy_onestep(w3, account, spec, oracle.address)["OneStepProver"]
 
 
 @pytest.fixture(scope="module")
@@ -471,7 +471,8 @@ def test_alu_matches_pyevm_and_solidity(op: int, a: int, b: int, c: int, anvil: 
 
 def test_other_phases_revert_with_their_name(anvil: Anvil, prover: str) -> None:
     base = _synthetic(b"\x01", (1, 2), 100)
-    for phase, name in ((1, "SYS"), (2, "IDLE"), (3, "TX_LOAD"), (4, "TX_SETUP"), (6, "TX_END"), (9, "SEAL")):
+    # TX_END (6) is proven by ExecTxEnd through the prover (test_osp_tx_steps.py)
+    for phase, name in ((1, "SYS"), (2, "IDLE"), (3, "TX_LOAD"), (4, "TX_SETUP"), (9, "SEAL")):
         st_ = replace(base, ms=replace(base.ms, phase=phase), _cache={})
         with pytest.raises(Unsupported) as info:
             step_sections(st_)

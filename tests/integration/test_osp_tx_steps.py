@@ -1,13 +1,15 @@
 """The tx-level steps of the one-step prover on whole block traces, verified on anvil
-(docs/fraud-proofs.md 2 intro, 2.5, 11): IDENTITY and COMMIT (`osp/ExecTx.sol`), with proofs
-packed by `verifier.proofs.tx_proofs.proof_for` from `BlockTrace`.
+(docs/fraud-proofs.md 2 intro, 2.5, 11): IDENTITY and COMMIT (`osp/ExecTx.sol`) and TX_END
+(`osp/ExecTxEnd.sol`, reached through the prover's `phaseSteps`), with proofs packed by
+`verifier.proofs.tx_proofs.proof_for` from `BlockTrace`.
 
 Blocks: ETH transfers (after an empty first block with a new origin, whose SYS commit walk has
 slots), an ERC-20 block (transfer, approve, transferFrom, a reverting transfer, an ETH transfer,
 a deposit calling the token: commit walks with slot writes and deletes), and four blocks of one
-entry (mid-entry final claims). For every COMMIT step and the identity step the verifier must
-return exactly the trace's next state; every single-field corruption of the largest instance of
-each COMMIT variant and of an identity proof is refused; the other kinds revert `Unsupported`.
+entry (mid-entry final claims). For every COMMIT and TX_END step and the identity step the
+verifier must return exactly the trace's next state; every single-field corruption of the largest
+instance of each COMMIT and TX_END variant and of an identity proof is refused; the other kinds
+revert `Unsupported`.
 """
 
 from __future__ import annotations
@@ -16,20 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eth_abi import encode
+from eth_account import Account
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 
 from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address, transfer_calldata
 from l1.anvil import Anvil
+from l1.artifacts import load_artifact
 from l2.chain import L2Chain
 from l2.messages import BlockStart, Delayed, L2Tx, Message
 from l2.spec import ChainSpec
-from tests.integration.test_osp_exec import UNSUPPORTED_SELECTOR, _deploy, _deploy_prover, call_batch
+from tests.integration.test_osp_exec import DEV_KEY, UNSUPPORTED_SELECTOR, _deploy_prover, call_batch
 from tests.unit.test_block_trace import Harness, Source, transfers
 from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import COMMIT
+from verifier.proofs.commitments import COMMIT, EXEC, TX_END
 from verifier.proofs.journal import SlotEntry
 from verifier.proofs.machine import CLAIM
 from verifier.proofs.prover import GameContext, step_calldata
@@ -173,11 +177,11 @@ def test_unsupported_kinds_revert_with_their_name(traces: dict[str, BlockTrace],
     seen: dict[str, tuple[BlockTrace, int]] = {}
     for j in range(trace.steps):
         kind = trace.step_kind(j)
-        if kind not in seen and kind not in ("COMMIT", "EXEC", "LOAD_SLOT") and trace.machine(j).exec is None:
+        if kind not in seen and kind not in ("COMMIT", "EXEC", "LOAD_SLOT", "TX_END") and trace.machine(j).exec is None:
             seen[kind] = (trace, j)
     before = traces["before_entry"]
     seen["IDENTITY_BEFORE_ENTRY"] = (before, before.steps)
-    assert {"BLOCK_START", "TX_LOAD", "TX_END", "TRIE", "SEAL", "NEXT_MESSAGE", "SYS_WRITE"} <= set(seen)
+    assert {"BLOCK_START", "TX_LOAD", "TRIE", "SEAL", "NEXT_MESSAGE", "SYS_WRITE"} <= set(seen)
     names, calls = [], []
     for kind, (t, j) in seen.items():
         with pytest.raises(Unsupported) as info:
@@ -277,18 +281,23 @@ def test_largest_proof_and_gas(traces: dict[str, BlockTrace], anvil: Anvil, prov
     assert trace.machine(trace.steps).phase == CLAIM
 
 
-# -- TX_END (osp/ExecTxEnd.sol: built and tested on its own, not deployed by OneStepProver yet) --
-
-TX_END_SELECTOR = keccak(b"step(bytes32,bytes)")[:4]
-
-
-@pytest.fixture(scope="module")
-def tx_end_contract(anvil: Anvil) -> str:
-    return _deploy(anvil.w3, "ExecTxEnd", to_checksum_address(ChainSpec(chain_id=CHAIN_ID).fee_recipient))
+# -- TX_END (osp/ExecTxEnd.sol, the deployed OneStepProver's phaseSteps[TX_END]) -----------------
 
 
 def _tx_end_call(trace: BlockTrace, j: int, proof: bytes) -> bytes:
-    return TX_END_SELECTOR + encode(["bytes32", "bytes"], [trace.state(j), proof])
+    """`OneStepProver.step(ctx, pre, proof)`: the prover hands a TX_END step on to ExecTxEnd."""
+    return _call(trace, j, proof)
+
+
+def test_prover_wires_tx_end_to_its_deployed_contract(anvil: Anvil, prover: str) -> None:
+    """The deployment's prover holds ExecTxEnd (with the chain's coinbase) in the TX_END slot and
+    nothing in the slots of the phases it proves itself or cannot prove yet."""
+    w3: Web3 = anvil.w3
+    osp = w3.eth.contract(address=prover, abi=load_artifact("OneStepProver")["abi"])
+    slots = [osp.functions.phaseSteps(i).call() for i in range(osp.functions.PHASES().call())]
+    tx_end = w3.eth.contract(address=slots[TX_END], abi=load_artifact("ExecTxEnd")["abi"])
+    assert tx_end.functions.coinbase().call() == to_checksum_address(ChainSpec(chain_id=CHAIN_ID).fee_recipient)
+    assert [i for i, a in enumerate(slots) if int(a, 16)] == [TX_END]
 
 
 def _tx_ends(traces: dict[str, BlockTrace]) -> list[tuple[str, BlockTrace, int]]:
@@ -308,26 +317,28 @@ def _tx_end_variant(trace: BlockTrace, j: int) -> str:
 
 
 @pytest.mark.slow
-def test_every_tx_end_verifies_on_l1(traces: dict[str, BlockTrace], anvil: Anvil, tx_end_contract: str) -> None:
+def test_every_tx_end_verifies_on_l1(traces: dict[str, BlockTrace], anvil: Anvil, prover: str) -> None:
+    """Every TX_END variant, proven through the deployed OneStepProver with `proof_for` (what the
+    dispute agent sends), returns exactly the Python next state."""
     cases = _tx_ends(traces)
     assert {_tx_end_variant(t, j) for _, t, j in cases} == {"deposit/call", "deposit/skipped", "user/code/ok",
                                                             "user/code/failed", "user/transfer/ok"}  # fmt: skip
-    results = call_batch(anvil.url, tx_end_contract, [_tx_end_call(t, j, tx_end_proof(t, j)) for _, t, j in cases])
+    assert all(proof_for(t, j) == tx_end_proof(t, j) for _, t, j in cases)
+    results = call_batch(anvil.url, prover, [_tx_end_call(t, j, proof_for(t, j)) for _, t, j in cases])
     for (name, trace, j), (ok, data) in zip(cases, results, strict=True):
         assert ok, (name, j, data.hex())
         assert data == trace.state(j + 1), (name, j)
-    # still refused by the deployed prover (see test_unsupported_kinds_revert_with_their_name)
 
 
 @pytest.mark.slow
 def test_every_single_field_corruption_of_tx_end_is_refused(traces: dict[str, BlockTrace], anvil: Anvil,
-                                                            tx_end_contract: str) -> None:  # fmt: skip
+                                                            prover: str) -> None:  # fmt: skip
     picked: dict[str, tuple[BlockTrace, int]] = {}
     for _, t, j in _tx_ends(traces):
         picked.setdefault(_tx_end_variant(t, j), (t, j))
     cases = [(v, t, j, label, bad) for v, (t, j) in picked.items()
              for label, bad in corruptions(tx_end_sections_of(t, j))]  # fmt: skip
-    results = call_batch(anvil.url, tx_end_contract, [_tx_end_call(t, j, bad) for _, t, j, _, bad in cases])
+    results = call_batch(anvil.url, prover, [_tx_end_call(t, j, bad) for _, t, j, _, bad in cases])
     accepted = [f"{v}: {label}" for (v, t, j, label, _), (ok, data) in zip(cases, results, strict=True)
                 if ok and data == t.state(j + 1)]  # fmt: skip
     assert not accepted, (len(accepted), accepted)
@@ -336,6 +347,36 @@ def test_every_single_field_corruption_of_tx_end_is_refused(traces: dict[str, Bl
     rows = []
     for v, (t, j) in sorted(picked.items()):
         proof = tx_end_proof(t, j)
-        rows.append((v, len(proof), w3.eth.estimate_gas({"to": tx_end_contract,
+        rows.append((v, len(proof), w3.eth.estimate_gas({"to": prover,
                                                          "data": "0x" + _tx_end_call(t, j, proof).hex()})))
     print("TX_END (variant, proof bytes, gas):", rows)
+
+
+def test_prover_constructor_refuses_miswired_step_contracts(anvil: Anvil, prover: str) -> None:
+    """The constructor refuses an ExecWorld reading another code oracle, a phase contract in a slot
+    the prover proves itself (EXEC, COMMIT) and a slot without code; the deployment's wiring passes."""
+    w3: Web3 = anvil.w3
+    osp = w3.eth.contract(address=prover, abi=load_artifact("OneStepProver")["abi"])
+    spec = ChainSpec(chain_id=CHAIN_ID)
+    world, tx_steps = osp.functions.world().call(), osp.functions.txSteps().call()
+    oracle = osp.functions.codeOracle().call()
+    slots = [osp.functions.phaseSteps(i).call() for i in range(osp.functions.PHASES().call())]
+    artifact = load_artifact("OneStepProver")
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    sender = Account.from_key(DEV_KEY).address
+
+    def attempt(oracle_: str, phase_steps: list[str]) -> None:
+        args = (spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient), oracle_, world, tx_steps)
+        factory.constructor(*args, phase_steps).estimate_gas({"from": sender})
+
+    attempt(oracle, slots)  # the deployment's own wiring
+    bad = [
+        (tx_steps, slots),  # ExecWorld reads another oracle
+        (oracle, [*slots[:EXEC], slots[TX_END], *slots[EXEC + 1 :]]),
+        (oracle, [*slots[:COMMIT], slots[TX_END], *slots[COMMIT + 1 :]]),
+        (oracle, [*slots[:8], sender, slots[9]]),  # an account without code
+    ]
+    for oracle_, phase_steps in bad:
+        with pytest.raises(ContractLogicError) as info:
+            attempt(oracle_, phase_steps)
+        assert "MisWired" in str(info.value) or keccak(b"MisWired(bytes32)")[:4].hex() in str(info.value.data)

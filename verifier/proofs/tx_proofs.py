@@ -4,13 +4,14 @@
 The block trace (`block_machine.BlockTrace`) holds each step's decoded pre-state and witness;
 this module packs them the way the Solidity twin reads them. EXEC steps (and the LOADs of
 opcodes) already carry their proof bytes as their witness (`steps.step`). The other kinds built
-on L1 so far (`osp/ExecTx.sol`):
+on L1 so far (`osp/ExecTx.sol`, `osp/ExecTxEnd.sol`):
 
 - IDENTITY (a final block claim, 2 intro / 4.1): `BlockClaim preimage (72) ++ Cursor preimage (20)`.
   The verifier tells it from a machine state by its length (every MachineState proof is longer).
 - COMMIT (2.5 as built, 8.4): `MachineState (293) ++ Pending (43: op 4 ++ CommitCursor) ++
   LeafProof ++ u32 length ++ bytes[] tail (the MPT write proof, steps.mpt_nodes) ++ u32 length ++
   sibling`.
+- TX_END (2.5, 2.7 as built): `tx_end_sections`, handed by OneStepProver to ExecTxEnd unchanged.
 
 Every other kind raises `Unsupported(name)` with `proof` set to bytes the verifier refuses by
 the same name (the phase name for a machine state, ENTRY_SKIP / BLOCK_START for a claim).
@@ -103,7 +104,7 @@ def commit_sections(m: Machine, w: CommitWitness) -> list[Section]:
 
 
 def tx_end_sections(m: Machine, w: ts.TxEndWitness, g: Game, gas_used: int) -> list[Section]:
-    """TX_END's proof for `osp/ExecTxEnd.sol` (not deployed by OneStepProver yet, see its header):
+    """TX_END's proof for `osp/ExecTxEnd.sol` (OneStepProver hands it on as is, its `phaseSteps[TX_END]`):
     `MachineState ++ TxCtx ++ BlockCtx ++ BlockAcc ++ [Frame] ++ tx bloom ++ block bloom ++` the
     record tree's word at `txCount` and its siblings `++` the journal leaves (user tx: sender,
     then coinbase after the sender's refund; deposit: `u8 present ++` coinbase or its low leaf).
@@ -134,7 +135,8 @@ def tx_end_sections(m: Machine, w: ts.TxEndWitness, g: Game, gas_used: int) -> l
 
 
 def tx_end_proof(trace: BlockTrace, j: int) -> bytes:
-    """The proof of TX_END step `j` for `ExecTxEnd.step(trace.state(j), proof)`."""
+    """The proof of TX_END step `j` for `ExecTxEnd.step(trace.state(j), proof)` (the same bytes as
+    `proof_for(trace, j)`, which `OneStepProver.step` passes on to ExecTxEnd)."""
     assert trace.step_kind(j) == "TX_END" and trace.game is not None
     return b"".join(s.data for s in tx_end_sections_of(trace, j))
 
@@ -159,6 +161,11 @@ def proof_sections(trace: BlockTrace, j: int) -> list[Section]:
         # claim that starts the block: the verifier needs the entry (3.1), not built yet
         name = "ENTRY_SKIP" if m.number == g.block_number else "BLOCK_START"
         raise Unsupported(name, b"".join(s.data for s in sections))
+    # a kind whose phase has a step contract in OneStepProver.phaseSteps (l1/deploy.py PHASE_STEPS);
+    # the next ones route here the same way (NEXT_MESSAGE / TX_LOAD: msg_proofs.msg_sections, once
+    # ExecMsg fills the IDLE and TX_LOAD slots)
+    if j < trace.steps and trace.step_kind(j) == "TX_END":
+        return tx_end_sections_of(trace, j)
     if m.exec is not None:  # EXEC and the LOADs of opcodes: the witness is the proof
         return steps.step_sections(m.exec)[1]
     if j < trace.steps and trace.step_kind(j) == "COMMIT":

@@ -10,9 +10,9 @@ import {WorldState} from "./WorldState.sol";
 /// @title ExecTx
 /// @notice The tx-level steps of the one-step verifier that are not opcodes (docs/fraud-proofs.md
 ///         2 intro, 2.5): the IDENTITY step of a final block claim and the COMMIT walk (TX_END:
-///         ExecTxEnd.sol, not deployed by OneStepProver yet).
-///         A contract of its own (like ExecWorld) so that OneStepProver stays under the 24 KiB code
-///         limit; pure, called by OneStepProver (staticcall) with the proof it was given.
+///         ExecTxEnd.sol). A contract of its own (like ExecWorld), deployed before OneStepProver
+///         and passed to its constructor (6.1); pure, called by OneStepProver (staticcall) with
+///         the proof it was given.
 ///         Twins: verifier/proofs/block_machine.py (identity padding), block_steps.commit;
 ///         proof encoder verifier/proofs/tx_proofs.py.
 contract ExecTx {

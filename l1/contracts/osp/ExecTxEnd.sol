@@ -5,22 +5,21 @@ import {Buf} from "./Buf.sol";
 import {Journal} from "./Journal.sol";
 import {Packed} from "./Packed.sol";
 import {WorldState} from "./WorldState.sol";
+import {IPhaseStep} from "./IPhaseStep.sol";
 
 /// @title ExecTxEnd
 /// @notice The TX_END step (docs/fraud-proofs.md 2.5, twin verifier/proofs/tx_steps.tx_end): gas
 ///         used and refund, the sender's refund and the coinbase's fee in the journal, the
-///         TxRecord appended, the block bloom, then phase COMMIT. A contract of its own: the
-///         OneStepProver's creation code (which embeds ExecWorld and ExecTx) is at the 48 KiB
-///         EIP-3860 initcode limit, so this one is NOT deployed by OneStepProver yet and the prover
-///         still reverts `Unsupported("TX_END")`; wiring it needs a deployment that passes its
-///         address (see docs 2.7). `step` has OneStepProver's shape so that it can be called as is.
+///         TxRecord appended, the block bloom, then phase COMMIT. A contract of its own, deployed
+///         before OneStepProver and registered as its `phaseSteps[TX_END]` (IPhaseStep: the prover
+///         hands it `(pre, proof)` as is, docs 2.7, 6.1); it can also be called directly.
 ///
 ///         Proof: MachineState (293) ++ TxCtx (344) ++ BlockCtx (153) ++ BlockAcc (148) ++ [Frame
 ///         (428) when `MachineState.frame != 0`] ++ tx bloom (256) ++ block bloom (256) ++ the
 ///         TxRecord tree's word at `txCount` and its 16 siblings ++ journal: user tx: the sender's
 ///         `LeafProof`, then the coinbase's (in the journal after the sender's refund); deposit:
 ///         `u8 present` ++ the coinbase's `LeafProof` (1) or its low leaf (0: absent, nothing to do).
-contract ExecTxEnd {
+contract ExecTxEnd is IPhaseStep {
     using Packed for bytes;
 
     uint256 internal constant COMMIT = 7;

@@ -13,7 +13,8 @@ import {WorldState} from "./WorldState.sol";
 /// @notice The world-state opcodes of the EXEC step (docs/fraud-proofs.md 2.3, 2.4): LOAD_ACCOUNT /
 ///         LOAD_SLOT before a first touch, BALANCE, EXTCODESIZE, EXTCODEHASH, SELFBALANCE, SLOAD,
 ///         SSTORE and LOG0..LOG4 (data <= INLINE) over the tx journal (Journal, WorldState, StorageGas). A
-///         contract of its own so that OneStepProver stays under the 24 KiB code limit; it is
+///         contract of its own so that OneStepProver stays under the 24 KiB code limit, deployed
+///         before it with the chain's code oracle and passed to its constructor (6.1); it is
 ///         pure and called by OneStepProver (staticcall: `step` is a view) with the decoded step
 ///         `S`, reading the same proof from `S.p` on. Twin: verifier/proofs/steps.py.
 contract ExecWorld {

@@ -8,6 +8,7 @@ import {Packed} from "./Packed.sol";
 import {ExecBase} from "./ExecBase.sol";
 import {ExecWorld} from "./ExecWorld.sol";
 import {ExecTx} from "./ExecTx.sol";
+import {IPhaseStep} from "./IPhaseStep.sol";
 import {CodeOracle} from "../CodeOracle.sol";
 
 /// @title OneStepProver
@@ -17,6 +18,19 @@ import {CodeOracle} from "../CodeOracle.sol";
 ///         need no world state (section 6 of the spec lists them) and the end of the top frame;
 ///         every other step reverts `Unsupported(name)`. Twin: verifier/proofs/steps.py. A block
 ///         claim's IDENTITY step and the COMMIT walk go to ExecTx (tx_proofs.py packs their proofs).
+///
+///         Deployment (6.1): the step contracts are deployed on their own, before the prover, and
+///         their addresses passed to its constructor (creating them here put the prover's
+///         initcode at the 48 KiB EIP-3860 limit). Two kinds:
+///         - the EXEC helpers `world` (ExecWorld: world-state opcodes, reads the code oracle) and
+///           `txSteps` (ExecTx: IDENTITY and COMMIT), called with decoded parts of the step;
+///         - one `IPhaseStep` per `MachineState` phase, `phaseSteps[phase]`, handed `(pre, proof)`
+///           as is: TX_END (6) is ExecTxEnd. A phase whose slot is zero reverts
+///           `Unsupported(<phase name>)`, so a new phase contract (TX_LOAD, TRIE, ...) is wired by
+///           filling its slot at deployment (l1/deploy.py `PHASE_STEPS`), touching no other one.
+///         A step contract that needs a chain constant takes it in its own constructor
+///         (ExecWorld the code oracle, ExecTxEnd the coinbase); the constructor checks that
+///         ExecWorld reads `codeOracle`.
 contract OneStepProver is IOneStepProver {
     using Packed for bytes;
 
@@ -27,23 +41,54 @@ contract OneStepProver is IOneStepProver {
     uint256 internal constant EXEC = 5;
     uint256 internal constant TX_END = 6;
     uint256 internal constant COMMIT = 7;
+    /// @notice Phases are 1..9 (1.2); `phaseSteps` has one slot per phase value below this.
+    uint256 public constant PHASES = 10;
 
-    /// @notice The world-state opcodes (ExecWorld.sol), deployed with this contract.
+    /// @notice The world-state opcodes (ExecWorld.sol), deployed before this contract.
     ExecWorld public immutable world;
-    /// @notice The tx-level steps (ExecTx.sol: IDENTITY, COMMIT), deployed with this contract.
+    /// @notice The tx-level steps (ExecTx.sol: IDENTITY, COMMIT), deployed before this contract.
     ExecTx public immutable txSteps;
     uint256 public immutable chainId;
     uint256 public immutable gasLimit;
     address public immutable coinbase;
+    /// @notice The code oracle (D4) the deployment's ExecWorld reads.
+    CodeOracle public immutable codeOracle;
+    /// @notice The step contract of each phase (IPhaseStep), zero where the phase is not provable
+    ///         yet; EXEC and COMMIT are always zero (proven by this contract, world and txSteps).
+    ///         Storage (arrays cannot be immutable), written only here by the constructor: no setter.
+    address[PHASES] public phaseSteps;
 
+    /// @notice The constructor's step contracts do not fit together (`what` names the mismatch).
+    error MisWired(bytes32 what);
 
     /// @param codeOracle_ the code oracle (D4) EXTCODESIZE reads; frames' code records come from it
-    constructor(uint256 chainId_, uint256 gasLimit_, address coinbase_, CodeOracle codeOracle_) {
+    /// @param world_ an ExecWorld deployed with `codeOracle_`
+    /// @param txSteps_ an ExecTx
+    /// @param phaseSteps_ the IPhaseStep of each phase (index = phase), zero for none: [6] ExecTxEnd
+    constructor(
+        uint256 chainId_,
+        uint256 gasLimit_,
+        address coinbase_,
+        CodeOracle codeOracle_,
+        ExecWorld world_,
+        ExecTx txSteps_,
+        address[PHASES] memory phaseSteps_
+    ) {
+        if (address(world_.codeOracle()) != address(codeOracle_)) revert MisWired("codeOracle");
+        if (address(txSteps_).code.length == 0) revert MisWired("txSteps");
+        if (phaseSteps_[0] != address(0) || phaseSteps_[EXEC] != address(0) || phaseSteps_[COMMIT] != address(0)) {
+            revert MisWired("phaseSteps");
+        }
+        for (uint256 i = 0; i < PHASES; i++) {
+            if (phaseSteps_[i] != address(0) && phaseSteps_[i].code.length == 0) revert MisWired("phaseSteps");
+        }
         chainId = chainId_;
         gasLimit = gasLimit_;
         coinbase = coinbase_;
-        world = new ExecWorld(codeOracle_);
-        txSteps = new ExecTx();
+        codeOracle = codeOracle_;
+        world = world_;
+        txSteps = txSteps_;
+        phaseSteps = phaseSteps_;
     }
 
     /// @inheritdoc IOneStepProver
@@ -52,9 +97,11 @@ contract OneStepProver is IOneStepProver {
         if (proof.length < Packed.MS_SIZE) return txSteps.identity(ctx, pre, proof);
         bytes memory ms = Packed.loadChecked(proof, 0, Packed.TAG_MS, Packed.MS_SIZE, pre, "MachineState");
         uint256 phase = ms.rd(Packed.MS_PHASE, 1);
+        if (phase == EXEC) return _exec(ms, proof);
         if (phase == COMMIT) return txSteps.commit(ms, proof);
-        if (phase != EXEC) revert Unsupported(_phaseName(phase));
-        return _exec(ms, proof);
+        address phaseStep = phase < PHASES ? phaseSteps[phase] : address(0);
+        if (phaseStep == address(0)) revert Unsupported(_phaseName(phase));
+        return IPhaseStep(phaseStep).step(pre, proof);
     }
 
     function _phaseName(uint256 phase) private pure returns (bytes32) {
