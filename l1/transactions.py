@@ -102,6 +102,12 @@ class L1NonceConflict(L1Error):
     """Another process keeps taking this key's nonces: give every role its own key."""
 
 
+class L1NonceGap(L1Error):
+    """A transaction we had settled below this one is gone from L1 (a reorg deeper than the
+    confirmation depth, a devnet snapshot revert), so this one can never be mined. It was
+    replaced in the pool by a no-op and the gap filled: re-plan from what L1 holds now."""
+
+
 class L1TxRejected(L1Error):
     """The node refused the transaction for a reason re-sending cannot fix (e.g. intrinsic gas too low)."""
 
@@ -234,6 +240,8 @@ class PendingTx:
     floor: tuple[int, int] = (0, 0)  # fees a replacement must beat (refused as underpriced)
     resyncs: int = 0
     nonce_gone_at: float = 0.0  # monotonic time the chain was seen past our nonce without a receipt of ours
+    gap_seen_at: float = 0.0  # monotonic time the chain was first seen below our nonce with nothing of ours between
+    releases: list[PendingTx] = field(default_factory=list, repr=False)  # fillers held until this one is in the pool
     mined: TxReceipt | None = field(default=None, repr=False)
 
     @property
@@ -599,12 +607,55 @@ class L1Transactor:
         if p.rebroadcast and p.attempts:
             self._broadcast(p, p.attempts[-1], new=False)
         elif now >= p.next_sign_at:
+            if not p.filler and p.current() and self._nonce_gap(p, now):
+                return
             fees = self._plan_fees(p)
             if fees is None:
                 if not any(a.acknowledged for a in p.current()):
                     p.status = TxStatus.FEE_CAPPED
                 return
             self._broadcast(p, self._sign(p, *fees), new=True)
+
+    def _nonce_gap(self, p: PendingTx, now: float) -> bool:
+        """Whether `p` waits on a nonce gap, and if so, give it up safely.
+
+        A transaction we had settled below `p` is gone from the chain (a reorg deeper than
+        `confirmations`, a devnet snapshot revert) and nothing of ours is in flight between: `p`
+        can never be mined. Seen twice, `resubmit_after` apart (a lagging replica is not a gap),
+        `p` and every later transaction of ours fail with L1NonceGap (they were planned on what L1
+        lost; their callers re-plan). Each is replaced in the pool by a no-op at a bumped fee, and
+        only once such a replacement is in the pool are the missing nonces filled: filled first,
+        the stale version would be mined the moment its nonce became next.
+        """
+        latest = int(self.w3.eth.get_transaction_count(self.address, "latest"))
+        if latest >= p.nonce or any(latest <= q.nonce < p.nonce for q in self._inflight):
+            p.gap_seen_at = 0.0
+            return False
+        if not p.gap_seen_at:
+            p.gap_seen_at = now
+            p.next_sign_at = now + self.config.resubmit_after
+            return True
+        if now - p.gap_seen_at < self.config.resubmit_after:
+            return True
+        log.error(
+            "L1 lost our transaction(s) at nonce %d..%d (a reorg deeper than %d confirmation(s)): nonce %d and "
+            "later can never be mined; replacing them with no-ops, then filling the gap", latest, p.nonce - 1,
+            self.config.confirmations, p.nonce,
+        )
+        gap = [self._filler(nonce, float("inf")) for nonce in range(latest, p.nonce)]
+        stale = sorted((q for q in self._inflight if not q.filler and q.nonce >= p.nonce), key=lambda q: q.nonce)
+        for i, q in enumerate(stale):
+            versions = q.current()
+            self._fail(q, L1NonceGap(f"nonce {q.nonce}: L1 lost our nonces {latest}..{p.nonce - 1}"), nonce_used=True)
+            replacement = self._filler(q.nonce, 0.0)
+            if versions:
+                replacement.floor = (max(a.max_fee_per_gas for a in versions),
+                                     max(a.max_priority_fee_per_gas for a in versions))
+            if i == 0:
+                replacement.releases = gap
+            self._inflight.append(replacement)
+        self._inflight.extend(gap)
+        return True
 
     def _plan_fees(self, p: PendingTx) -> tuple[int, int] | None:
         """(maxFeePerGas, maxPriorityFeePerGas) of the next signing, or None while the caps forbid it."""
@@ -674,6 +725,9 @@ class L1Transactor:
                 )
         attempt.acknowledged = True
         p.status = TxStatus.PENDING
+        for held in p.releases:  # the stale version is replaced in the pool: the gap may be filled now
+            held.next_sign_at = 0.0
+        p.releases = []
 
     def _on_refused(self, p: PendingTx, attempt: Attempt, new: bool, message: str) -> None:
         text = message.lower()

@@ -25,6 +25,7 @@ from l1.transactions import (
     GWEI,
     L1FeeCapExceeded,
     L1InsufficientFunds,
+    L1NonceGap,
     L1Transactor,
     L1TxReverted,
     TransactorConfig,
@@ -437,3 +438,28 @@ def test_config_refuses_a_bump_geth_would_refuse() -> None:
         TransactorConfig(fee_bump_percent=5)
     with pytest.raises(ConfigError):
         TransactorConfig(confirmations=0)
+
+
+def test_nonce_gap_left_by_a_deep_reorg_fails_the_stale_tx_and_never_lets_it_land(node: Anvil) -> None:
+    """A settled transaction vanishes (reverted past our confirmation depth) and the next one waits
+    on its nonce forever: it fails with L1NonceGap, is replaced by a no-op before the gap is filled
+    (filled first, the stale version would be mined), and the key is usable again after a resync."""
+    t = transactor(node.url)
+    snapshot = rpc(node, "evm_snapshot")
+    t.send(RECIPIENT, value=1)  # nonce 0, final at 1 confirmation
+    rpc(node, "evm_revert", snapshot)  # L1 forgets it: the chain is back at nonce 0
+    assert chain_nonce(node) == 0
+    stale = t.submit(RECIPIENT, value=7)  # nonce 1: behind a gap, in the pool, never mineable
+    assert stale.nonce == 1
+    with pytest.raises(L1NonceGap):
+        t.wait(stale, timeout=15)
+    drive(t, lambda: not t.in_flight())  # the no-ops at nonces 1 (replacement) then 0 (the gap)
+    assert chain_nonce(node) == 2
+    assert not any(mined(node, h) for h in stale.tx_hashes)  # the stale transaction never landed
+    ours = [tx for n in range(node.w3.eth.block_number + 1)
+            for tx in node.w3.eth.get_block(n, full_transactions=True)["transactions"] if tx["from"] == SENDER.address]
+    assert sorted(tx["nonce"] for tx in ours) == [0, 1]
+    assert all(tx["to"] == SENDER.address and tx["value"] == 0 for tx in ours)  # both no-ops
+    t.resync()
+    receipt = t.send(RECIPIENT, value=3)
+    assert receipt.nonce == 2 and chain_nonce(node) == 3
