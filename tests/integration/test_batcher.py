@@ -78,6 +78,12 @@ def send_transfers(sequencer: EmbeddedSequencer, count: int) -> None:
             "gas": 21_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "type": 2,
         }
         w3.eth.send_raw_transaction(USER.sign_transaction(tx).raw_transaction)
+    # Sealed before the caller reads the head as its target: else the target may still be a head
+    # batched before (a reorg check reading it would find nothing removed).
+    deadline = time.monotonic() + 60
+    while w3.eth.get_transaction_count(USER.address, "latest") < nonce + count:
+        assert time.monotonic() < deadline, "transfers not sealed"
+        time.sleep(0.05)
 
 
 def l1_blocks(w3: Web3, deployment) -> list[tuple[int, list[bytes]]]:
