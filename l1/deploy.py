@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,12 +163,15 @@ PROVER_KINDS = ("onestep", "none")
 # (`phaseSteps[phase]`, docs/fraud-proofs.md 6.1): phase -> artifact. A new phase contract is wired
 # by adding it here (and, if it reads chain constants, to `_step_args`); the others stay as they are.
 # One contract may serve several phases (deployed once, e.g. ExecMsg for IDLE and TX_LOAD).
+# Slot 0 is not a phase: it is the block-claim steps (an IOneStepProver; empty: ExecTx's IDENTITY).
 PHASE_STEPS: dict[int, str] = {6: "ExecTxEnd"}  # TX_END
 PHASES = 10  # OneStepProver.PHASES: one slot per phase value 0..9
 
 
-def _step_args(name: str, spec: ChainSpec, code_oracle: str) -> tuple[Any, ...]:
-    """Constructor arguments of step contract `name`: the chain constants it reads, if any."""
+def _step_args(name: str, spec: ChainSpec, code_oracle: str, inputs: Mapping[str, str]) -> tuple[Any, ...] | None:
+    """Constructor arguments of step contract `name`: the chain constants and L1 contracts it reads.
+    None when it reads an L1 contract `inputs` lacks (a prover deployed without an Inbox, as unit
+    tests do): it is then not deployed and its slots stay empty (the verifier refuses those steps)."""
     if name == "ExecWorld":
         return (code_oracle,)
     if name == "ExecTxEnd":
@@ -175,38 +179,48 @@ def _step_args(name: str, spec: ChainSpec, code_oracle: str) -> tuple[Any, ...]:
     return ()
 
 
-def deploy_onestep(w3: Web3, signer: LocalAccount, spec: ChainSpec, code_oracle: str) -> dict[str, str]:
+def deploy_onestep(
+    w3: Web3, signer: LocalAccount, spec: ChainSpec, code_oracle: str, inputs: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Deploy the step contracts (ExecWorld, ExecTx, then each of `PHASE_STEPS`), then
     `OneStepProver(chainId, gasLimit, coinbase, codeOracle, world, txSteps, phaseSteps)` reading
-    `code_oracle`; returns every address by artifact name. The step contracts are separate
-    transactions because together they exceed the 48 KiB initcode limit of one (EIP-3860)."""
+    `code_oracle`; returns every address by artifact name. `inputs` names the L1 contracts a step
+    may read live ("Inbox", "DelayedInbox"). The step contracts are separate transactions because
+    together they exceed the 48 KiB initcode limit of one (EIP-3860)."""
+    inputs = inputs or {}
     out: dict[str, str] = {}
     for name in dict.fromkeys(("ExecWorld", "ExecTx", *PHASE_STEPS.values())):  # one contract may fill several slots
-        receipt = _deploy_one(w3, signer, name, *_step_args(name, spec, code_oracle))
+        args = _step_args(name, spec, code_oracle, inputs)
+        if args is None:
+            continue
+        receipt = _deploy_one(w3, signer, name, *args)
         out[name] = to_checksum_address(receipt["contractAddress"])
     phase_steps = ["0x" + "00" * 20] * PHASES
     for phase, name in PHASE_STEPS.items():
-        phase_steps[phase] = out[name]
+        if name in out:
+            phase_steps[phase] = out[name]
     args = (spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient), code_oracle)
     receipt = _deploy_one(w3, signer, "OneStepProver", *args, out["ExecWorld"], out["ExecTx"], phase_steps)
     out["OneStepProver"] = to_checksum_address(receipt["contractAddress"])
     return out
 
 
-def deploy_prover(w3: Web3, signer: LocalAccount, spec: ChainSpec, kind: str = "onestep") -> dict[str, str]:
+def deploy_prover(
+    w3: Web3, signer: LocalAccount, spec: ChainSpec, kind: str = "onestep", inputs: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Deploy a one-step prover; returns {"OneStepProver": address} plus, for `onestep`, the
     address of every contract it reads ("CodeOracle", "ExecWorld", "ExecTx", "ExecTxEnd", ...).
     `onestep`: the CodeOracle (what EXTCODESIZE reads, D4), then `deploy_onestep`: the step
     contracts and `OneStepProver` with the chain constants a step reads baked in at deployment
     (docs/fraud-proofs.md 1.1, 6.1; the coinbase is the spec's fee recipient, the block's
-    beneficiary); `none`: `NoProver`. OneStepProver is a sound default: a step it cannot prove
-    yet reverts `Unsupported(name)`, never a made-up post-state."""
+    beneficiary) and the L1 contracts of `inputs`; `none`: `NoProver`. OneStepProver is a sound
+    default: a step it cannot prove yet reverts `Unsupported(name)`, never a made-up post-state."""
     if kind == "none":
         return {"OneStepProver": to_checksum_address(_deploy_one(w3, signer, "NoProver")["contractAddress"])}
     if kind != "onestep":
         raise ConfigError(f"unknown prover kind {kind!r} (one of {', '.join(PROVER_KINDS)})")
     oracle = to_checksum_address(_deploy_one(w3, signer, "CodeOracle")["contractAddress"])
-    return {"CodeOracle": oracle, **deploy_onestep(w3, signer, spec, oracle)}
+    return {"CodeOracle": oracle, **deploy_onestep(w3, signer, spec, oracle, inputs)}
 
 
 def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:
@@ -254,7 +268,8 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
     if params.dispute_game:
         prover = params.prover
         if prover is None:
-            provers = deploy_prover(w3, signer, spec, params.prover_kind)
+            inputs = {"Inbox": inbox["contractAddress"], "DelayedInbox": delayed["contractAddress"]}
+            provers = deploy_prover(w3, signer, spec, params.prover_kind, inputs)
             prover = provers["OneStepProver"]
             contracts.update({k: v for k, v in provers.items() if k != "OneStepProver"})
         game = _deploy_one(

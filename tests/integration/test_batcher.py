@@ -108,14 +108,19 @@ def sequencer_blocks(sequencer: EmbeddedSequencer, upto: int) -> list[tuple[int,
     return blocks
 
 
-def wait_batched(w3: Web3, deployment, sequencer: EmbeddedSequencer, at_least: int, timeout: float = 180.0) -> int:
+def wait_batched(
+    w3: Web3, deployment, sequencer: EmbeddedSequencer, at_least: int, log: Path | None = None, timeout: float = 180.0
+) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         batched = len(l1_blocks(w3, deployment))
         if batched >= at_least:
             return batched
         time.sleep(0.3)
-    raise AssertionError(f"only {len(l1_blocks(w3, deployment))} L2 blocks on L1 after {timeout} s, wanted {at_least}")
+    tail = log.read_text()[-6000:] if log is not None else ""
+    raise AssertionError(
+        f"only {len(l1_blocks(w3, deployment))} L2 blocks on L1 after {timeout} s, wanted {at_least}\n{tail}"
+    )
 
 
 def test_batches_decode_back_to_the_sequencers_blocks_across_kill_and_reorg(l1, deployment_file, sequencer, anvil,
@@ -126,7 +131,7 @@ def test_batches_decode_back_to_the_sequencers_blocks_across_kill_and_reorg(l1, 
     try:
         send_transfers(sequencer, 30)
         target = sequencer.sequencer.chain.heads().unsafe.block_number
-        wait_batched(w3, deployment, sequencer, target)
+        wait_batched(w3, deployment, sequencer, target, log)
 
         # kill -9 while a batch sits in L1's pool (mining paused), then restart: no duplicate.
         w3.provider.make_request("evm_setAutomine", [False])
@@ -146,18 +151,18 @@ def test_batches_decode_back_to_the_sequencers_blocks_across_kill_and_reorg(l1, 
         w3.provider.make_request("evm_mine", [])
         send_transfers(sequencer, 5)
         target = sequencer.sequencer.chain.heads().unsafe.block_number
-        wait_batched(w3, deployment, sequencer, target)
+        wait_batched(w3, deployment, sequencer, target, log)
 
         # L1 reorg: a batch disappears from L1; the batcher notices and posts those blocks again.
         snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
         send_transfers(sequencer, 5)
         target = sequencer.sequencer.chain.heads().unsafe.block_number
-        wait_batched(w3, deployment, sequencer, target)
+        wait_batched(w3, deployment, sequencer, target, log)
         w3.provider.make_request("evm_revert", [snapshot])
         assert len(l1_blocks(w3, deployment)) < target
         send_transfers(sequencer, 3)
         target = sequencer.sequencer.chain.heads().unsafe.block_number
-        wait_batched(w3, deployment, sequencer, target)
+        wait_batched(w3, deployment, sequencer, target, log)
     finally:
         batcher.send_signal(signal.SIGTERM)
         try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from verifier.proofs import steps
+from verifier.proofs import kind_proofs, steps
 from verifier.proofs import tx_steps as ts
 from verifier.proofs.block_machine import BlockTrace
 from verifier.proofs.block_steps import CommitWitness
@@ -151,6 +151,10 @@ def proof_sections(trace: BlockTrace, j: int) -> list[Section]:
     """The labelled parts of the proof of step `j` (pre-state `trace.state(j)`)."""
     m, g = trace.machine(j), trace.game
     assert g is not None
+    if j < trace.steps:
+        packer = kind_proofs.provers().get(trace.step_kind(j))
+        if packer is not None:
+            return packer(trace, j)
     if m.phase == CLAIM:
         sections = identity_sections(m)
         if claim_step_is_identity(m, g):

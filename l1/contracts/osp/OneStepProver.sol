@@ -55,6 +55,7 @@ contract OneStepProver is IOneStepProver {
     CodeOracle public immutable codeOracle;
     /// @notice The step contract of each phase (IPhaseStep), zero where the phase is not provable
     ///         yet; EXEC and COMMIT are always zero (proven by this contract, world and txSteps).
+    ///         Slot 0 (no phase has the value 0) is the block-claim steps, an IOneStepProver.
     ///         Storage (arrays cannot be immutable), written only here by the constructor: no setter.
     address[PHASES] public phaseSteps;
 
@@ -64,7 +65,8 @@ contract OneStepProver is IOneStepProver {
     /// @param codeOracle_ the code oracle (D4) EXTCODESIZE reads; frames' code records come from it
     /// @param world_ an ExecWorld deployed with `codeOracle_`
     /// @param txSteps_ an ExecTx
-    /// @param phaseSteps_ the IPhaseStep of each phase (index = phase), zero for none: [6] ExecTxEnd
+    /// @param phaseSteps_ the IPhaseStep of each phase (index = phase), zero for none: [6] ExecTxEnd;
+    ///        [0] the block-claim steps (IOneStepProver), zero: ExecTx.identity
     constructor(
         uint256 chainId_,
         uint256 gasLimit_,
@@ -76,7 +78,7 @@ contract OneStepProver is IOneStepProver {
     ) {
         if (address(world_.codeOracle()) != address(codeOracle_)) revert MisWired("codeOracle");
         if (address(txSteps_).code.length == 0) revert MisWired("txSteps");
-        if (phaseSteps_[0] != address(0) || phaseSteps_[EXEC] != address(0) || phaseSteps_[COMMIT] != address(0)) {
+        if (phaseSteps_[EXEC] != address(0) || phaseSteps_[COMMIT] != address(0)) {
             revert MisWired("phaseSteps");
         }
         for (uint256 i = 0; i < PHASES; i++) {
@@ -93,8 +95,14 @@ contract OneStepProver is IOneStepProver {
 
     /// @inheritdoc IOneStepProver
     function step(GameContext calldata ctx, bytes32 pre, bytes calldata proof) external view returns (bytes32) {
-        // a block claim's proof is its preimage (92 bytes), shorter than any MachineState's
-        if (proof.length < Packed.MS_SIZE) return txSteps.identity(ctx, pre, proof);
+        // A block claim's proof starts with its preimage (72 bytes, tag 0x42): slot 0 of
+        // `phaseSteps` (an IOneStepProver: ENTRY_SKIP, BLOCK_START need the game context) when
+        // set, else ExecTx's IDENTITY. Any other proof starts with the MachineState preimage.
+        if (proof.length < Packed.MS_SIZE || _isClaim(pre, proof)) {
+            address claimStep = phaseSteps[0];
+            if (claimStep == address(0)) return txSteps.identity(ctx, pre, proof);
+            return IOneStepProver(claimStep).step(ctx, pre, proof);
+        }
         bytes memory ms = Packed.loadChecked(proof, 0, Packed.TAG_MS, Packed.MS_SIZE, pre, "MachineState");
         uint256 phase = ms.rd(Packed.MS_PHASE, 1);
         if (phase == EXEC) return _exec(ms, proof);
@@ -102,6 +110,11 @@ contract OneStepProver is IOneStepProver {
         address phaseStep = phase < PHASES ? phaseSteps[phase] : address(0);
         if (phaseStep == address(0)) revert Unsupported(_phaseName(phase));
         return IPhaseStep(phaseStep).step(pre, proof);
+    }
+
+    /// @dev True when `proof` opens with the preimage of the block claim `pre`.
+    function _isClaim(bytes32 pre, bytes calldata proof) private pure returns (bool) {
+        return keccak256(abi.encodePacked(uint8(0x42), proof[:72])) == pre;
     }
 
     function _phaseName(uint256 phase) private pure returns (bytes32) {
