@@ -102,6 +102,11 @@ class Batcher:
                 log.error("batch not posted: %s; recovering the position from L1", exc)
                 stop.wait(poll_interval)
                 self._safe_recover(stop, poll_interval)
+            except Exception:  # an L1 answer we did not foresee (e.g. a read racing a reorg): never exit
+                self.metrics.failed.inc()
+                log.exception("batcher tick failed; recovering the position from L1")
+                stop.wait(poll_interval)
+                self._safe_recover(stop, poll_interval)
             self.metrics.update_transactor(self.transactor)
 
     def _safe_recover(self, stop: threading.Event, poll_interval: float) -> None:

@@ -18,7 +18,7 @@ from eth_hash.auto import keccak
 from eth_utils import to_canonical_address, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.types import TxReceipt
 
 from l1.accumulators import EMPTY_PAYLOAD_HASH, DelayedMessage
@@ -313,7 +313,11 @@ class InboxBinding(ContractBinding):
         payload = b""
         if not args["forced"]:
             # The batcher is an EOA calling appendBatch directly, so the payload is its calldata.
-            tx = self.w3.eth.get_transaction(log["transactionHash"])
+            try:
+                tx = self.w3.eth.get_transaction(log["transactionHash"])
+            except TransactionNotFound:
+                # the log was read, then L1 reorged its transaction away
+                raise L1Error(f"inbox entry {args['index']}: its transaction is gone from L1 (reorg)") from None
             _, params = self.contract.decode_function_input(tx["input"])
             payload = bytes(params["payload"])
             if keccak(payload) != bytes(args["payloadHash"]):

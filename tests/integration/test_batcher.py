@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +19,19 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from batcher.batcher import Batcher
+from batcher.feed import BlockFeed
+from batcher.metrics import BatcherMetrics
 from l1.deploy import DeployParams, deploy
 from l1.inbox_reader import InboxReader
+from l1.transactions import L1Transactor, TransactorConfig
 from l2.codec import decode_batch
 from l2.devkeys import DEV_ACCOUNTS
 from l2.messages import BlockStart, L2Tx
 from l2.spec import devnet_spec
 from sequencer.config import SequencerConfig
 from sequencer.embedded import EmbeddedSequencer
+from tests.integration.test_l1_transactions import FlakyProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYER_KEY = DEV_ACCOUNTS[0][1]
@@ -173,3 +179,45 @@ def test_batches_decode_back_to_the_sequencers_blocks_across_kill_and_reorg(l1, 
     assert on_l1 == sequencer_blocks(sequencer, len(on_l1)), log.read_text()[-4000:]
     sent = sum(len(txs) for _, txs in on_l1)
     assert sent >= 53  # every transfer the sequencer took, once
+
+
+def test_batcher_survives_l1_errors_it_has_no_case_for(l1, sequencer, anvil):
+    """An L1 answer the batcher does not foresee (here every eth_call fails with an internal error)
+    is logged and counted; the batcher keeps recovering and posts once L1 answers again."""
+    w3, deployment = l1
+    proxy = FlakyProxy(anvil.url).start()
+    stop = threading.Event()
+    flaky = Web3(Web3.HTTPProvider(proxy.url))
+    transactor = L1Transactor(
+        flaky, Account.from_key(DEPLOYER_KEY), TransactorConfig(confirmations=1, resubmit_after=3, poll_interval=0.2)
+    )
+    feed = BlockFeed(sequencer.grpc_target)
+    metrics = BatcherMetrics()
+    batcher = Batcher(flaky, InboxReader(flaky, deployment, confirmations=0), transactor, feed, metrics, 901,
+                      max_batch_age=0.3)  # fmt: skip
+    feed.start(1)
+    thread = threading.Thread(target=batcher.run, args=(stop, 0.1), daemon=True)
+    thread.start()
+    try:
+        send_transfers(sequencer, 2)
+        wait_batched(w3, deployment, sequencer, sequencer.sequencer.chain.heads().unsafe.block_number)
+        failed = metrics.failed._value.get()
+        proxy.mode = "rpc-error:eth_call"
+        send_transfers(sequencer, 2)
+        target = sequencer.sequencer.chain.heads().unsafe.block_number
+        deadline = time.monotonic() + 60
+        while metrics.failed._value.get() == failed:
+            assert time.monotonic() < deadline, "the batcher never met the failing eth_call"
+            time.sleep(0.1)
+        assert thread.is_alive()
+        assert len(l1_blocks(w3, deployment)) < target  # nothing could be checked, so nothing posted
+        proxy.mode = "up"
+        wait_batched(w3, deployment, sequencer, target)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        feed.stop()
+        proxy.stop()
+    on_l1 = l1_blocks(w3, deployment)
+    assert on_l1 == sequencer_blocks(sequencer, len(on_l1))

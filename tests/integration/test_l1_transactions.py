@@ -99,7 +99,8 @@ class FlakyProxy:
 
     Stopped (connection refused), or in a mode: "up", "503", "hang" (past the client's timeout),
     "lose-send-replies" (forwards eth_sendRawTransaction, drops the reply), "hide-receipts"
-    (answers null to eth_getTransactionReceipt, like a replica whose index lags); modes combine with ",".
+    (answers null to eth_getTransactionReceipt, like a replica whose index lags), "rpc-error:METHOD"
+    (answers METHOD with a JSON-RPC internal error); modes combine with ",".
     """
 
     def __init__(self, target: str, hang_seconds: float = 1.0) -> None:
@@ -126,7 +127,11 @@ class FlakyProxy:
                     self.send_error(504)
                     return
                 method = json.loads(body).get("method")
-                if "hide-receipts" in mode and method == "eth_getTransactionReceipt":
+                if f"rpc-error:{method}" in mode.split(","):
+                    # the node answers this method with an error the client has no special case for
+                    error = {"code": -32603, "message": f"injected failure of {method}"}
+                    reply = json.dumps({"jsonrpc": "2.0", "id": json.loads(body)["id"], "error": error}).encode()
+                elif "hide-receipts" in mode and method == "eth_getTransactionReceipt":
                     # a replica whose receipt index lags behind its state
                     reply = json.dumps({"jsonrpc": "2.0", "id": json.loads(body)["id"], "result": None}).encode()
                 else:
