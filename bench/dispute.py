@@ -24,7 +24,6 @@ the TARGET of issue 8 (moves <= ceil(log16 blocks) + ceil(log16 steps) + 2, proo
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Callable
@@ -38,37 +37,27 @@ from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from web3 import Web3
 
-from batcher.batcher import Batcher
 from batcher.config import ProposerConfig
-from batcher.feed import BlockFeed
-from batcher.metrics import BatcherMetrics, ProposerMetrics
+from batcher.metrics import ProposerMetrics
 from batcher.proposer import Proposer, make_defender
 from batcher.service import make_transactor
+from bench.pipeline import GRIEFER, PROPOSER, VERIFIER, pipeline
 from bench.report import BenchResult
-from bench.threads import Role, receipt_or_none, wait_for
+from bench.threads import Role, wait_for
 from bench.workloads import erc20_transfers
-from l1.anvil import Anvil
 from l1.assertions import Verdict
 from l1.bindings import Assertion, AssertionStatus, InboxBinding, RollupBinding
-from l1.deploy import Deployment, DeployParams, deploy
+from l1.deploy import Deployment, DeployParams
 from l1.dispute_agent import AgentConfig, DisputeAgent, StepContext, Unprovable
 from l1.dispute_claims import LevelOneClaims
 from l1.dispute_game import DisputeGameBinding, GameStatus, K, block_claim, cursor, segment_bounds, segment_count
 from l1.inbox_reader import InboxReader
 from l1.transactions import L1Transactor
 from l2.chain import L2Chain
-from l2.devkeys import DEV_ACCOUNTS
 from l2.replay import Replayer
-from l2.spec import devnet_spec
-from l2.types import Head
-from sequencer.config import SequencerConfig
-from sequencer.embedded import EmbeddedSequencer
-from verifier.config import VerifierConfig
 from verifier.dispute import UNSUPPORTED_SELECTOR, BlockTraceAdapter, ProofsLevel2Source, ProverCheck
 from verifier.proofs.prover import GameContext, step_calldata
-from verifier.service import VerifierService
 
-DEPLOYER, VERIFIER, BATCHER, PROPOSER, GRIEFER = (DEV_ACCOUNTS[i][1] for i in (0, 7, 8, 9, 6))
 BOND = 10**17
 BURN_BPS = 5_000
 CHALLENGE = 7_200  # s: long enough for the whole game on a loaded machine; skipped with evm_increaseTime
@@ -131,16 +120,18 @@ def opcode_of(trace: BlockTraceAdapter, j: int) -> int | None:
     return st.code.code[pc] if pc < len(st.code.code) else None
 
 
-def choose_wrong_step(trace: BlockTraceAdapter, blocks: int, disputed: int, honest_side: str) -> int:
+def choose_wrong_step(trace: BlockTraceAdapter, blocks: int, disputed: int, honest_side: str,
+                      lie_at: str | None = None) -> int:
     """The liar's first wrong state j*: step j* - 1 is a plain opcode (ADD first, then MSTORE, ...)
-    the deployed prover proves, and the honest side is the one left to prove it."""
-    by_op: dict[int, list[int]] = {}
+    or, with `lie_at`, a step of that kind ("TX_END", "SEAL", ...), that the deployed prover
+    proves, and the honest side is the one left to prove it."""
+    by_key: dict[int | str, list[int]] = {}
     for j in range(trace.steps - 1):
-        op = opcode_of(trace, j)
-        if op in PLAIN:
-            by_op.setdefault(op, []).append(j)
-    for op in PLAIN:
-        for j in by_op.get(op, []):
+        key: int | str | None = opcode_of(trace, j) if lie_at is None else trace.kind(j)
+        if key is not None and (key in PLAIN if lie_at is None else key == lie_at):
+            by_key.setdefault(key, []).append(j)
+    for key in (PLAIN if lie_at is None else [lie_at]):
+        for j in by_key.get(key, []):
             if side_that_proves(blocks, disputed, trace.steps, j + 1)[0] != honest_side:
                 continue
             try:
@@ -148,7 +139,7 @@ def choose_wrong_step(trace: BlockTraceAdapter, blocks: int, disputed: int, hone
             except Unprovable:
                 continue
             return j + 1
-    raise ValueError("no plain opcode step the honest side would prove")
+    raise ValueError(f"no {lie_at or 'plain opcode'} step the honest side would prove")
 
 
 # -- the TEST-ONLY liar -------------------------------------------------------------------------
@@ -161,7 +152,8 @@ class LiarPlan:
     number of picks at each level depends on the segment sizes, so not every (D, j*) does)."""
 
     def __init__(self, honest: ProofsLevel2Source, rollup: RollupBinding, target: int, candidates: list[int],
-                 honest_side: str) -> None:
+                 honest_side: str, lie_at: str | None = None) -> None:
+        self.lie_at = lie_at
         self.honest = honest
         self.rollup = rollup
         self.target = target
@@ -189,7 +181,7 @@ class LiarPlan:
             if trace is None:
                 continue
             try:
-                j = choose_wrong_step(trace, a.l2_block_number - base, block - base, self.honest_side)
+                j = choose_wrong_step(trace, a.l2_block_number - base, block - base, self.honest_side, self.lie_at)
             except ValueError:
                 continue
             self._plan = (block, j, trace, a.l2_block_number - base, block - base)
@@ -406,69 +398,25 @@ def _moves(game: DisputeGameBinding, game_id: int, sides: dict[str, str]) -> dic
 
 
 def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int = 24, senders: int = 6,
-                 sweep: bool = False, log: Callable[[str], None] = print) -> DisputeRun:
+                 sweep: bool = False, log: Callable[[str], None] = print, lie_at: str | None = None) -> DisputeRun:
     """Run the dispute end to end. `honest_side`: "challenger" (a wrong root defended by the liar,
     challenged by the honest verifier) or "defender" (an honest assertion, a griefing liar
-    challenger, the honest defender: the asserter's key with the verifier's level-2 source)."""
+    challenger, the honest defender: the asserter's key with the verifier's level-2 source).
+    `lie_at`: the kind of the step the game ends on (default: a plain ERC-20 opcode)."""
     run = DisputeRun(honest_side)
     workload = erc20_transfers(transfers, 901, senders=senders)
-    spec = workload.spec(devnet_spec())
-    genesis = workdir / "genesis.json"
-    genesis.write_text(json.dumps(spec.to_json()))
-    anvil = Anvil(block_time=1).start()
-    roles: list[Role] = []
-    chains: list[L2Chain] = []
-    stack: list[Any] = []
-    try:
-        w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 120}))
-        params = DeployParams(
-            batcher=Account.from_key(BATCHER).address, proposers=(Account.from_key(PROPOSER).address,),
-            challenge_period=CHALLENGE, bond=BOND, game_clock=CLOCK, burn_bps=BURN_BPS,
-        )  # fmt: skip
-        deployment = deploy(w3, Account.from_key(DEPLOYER), spec, params)  # the real OneStepProver: the default
-        deployment_file = workdir / "deployment.json"
-        deployment.save(deployment_file)
-        rollup = RollupBinding(w3, deployment.contracts["Rollup"])
-        game = DisputeGameBinding(w3, deployment.contracts["DisputeGame"])
-        sequencer = EmbeddedSequencer(SequencerConfig(
-            datadir=str(workdir / "sequencer"), genesis=str(genesis), rpc_port=0, grpc_port=0, metrics_port=0,
-            block_time=0.5, l1_rpc=anvil.url, deployment=str(deployment_file), l1_poll_interval=0.3,
-        )).__enter__()  # fmt: skip
-        stack.append(sequencer)
-        feed = BlockFeed(sequencer.grpc_target)
-        stack.append(feed)
-        batcher = Batcher(
-            w3, InboxReader(w3, deployment, confirmations=0),
-            make_transactor(w3, ProposerConfig(private_key=BATCHER, confirmations=1, resubmit_after=10)),
-            feed, BatcherMetrics(), 901, max_batch_age=2.0,
-        )  # fmt: skip
-        feed.start(1)
-        roles.append(Role("batcher", lambda stop: batcher.run(stop, 0.2)))
-        verifier = VerifierService(VerifierConfig(
-            l1_rpc=anvil.url, deployment=str(deployment_file), datadir=str(workdir / "verifier"),
-            genesis=str(genesis), rpc_port=0, metrics_port=0, poll_interval=0.3,
-            dispute_key=VERIFIER if honest_side == "challenger" else None,
-        )).start()  # fmt: skip
-        stack.append(verifier)
-
-        rpc = Web3(Web3.HTTPProvider(sequencer.rpc_url))
-        for raw in workload.setup:
-            rpc.eth.send_raw_transaction(raw)
-        wait_for(lambda: receipt_or_none(rpc, Web3.keccak(workload.setup[-1])), 300, "the token to be deployed")
-        hashes = [rpc.eth.send_raw_transaction(raw) for raw in workload.txs]
-        wait_for(lambda: receipt_or_none(rpc, hashes[-1]), 600, "the last transfer to be sequenced")
-        assert all(receipt_or_none(rpc, h)["status"] == 1 for h in hashes)
-        last = int(receipt_or_none(rpc, hashes[-1])["blockNumber"])
-        candidates = sorted({int(receipt_or_none(rpc, h)["blockNumber"]) for h in hashes})  # blocks of ERC-20 transfers
-        assert verifier.chain is not None
-        ver_chain = verifier.chain
-        wait_for(lambda: ver_chain.head(Head.SAFE).block_number >= last, 600, "the verifier to derive the transfers")
+    params = DeployParams(challenge_period=CHALLENGE, bond=BOND, game_clock=CLOCK, burn_bps=BURN_BPS)
+    verifier_key = VERIFIER if honest_side == "challenger" else None
+    with pipeline(workdir, workload, params, verifier_key) as p:  # the real OneStepProver: the default
+        w3, spec, deployment, rollup, game, verifier = p.w3, p.spec, p.deployment, p.rollup, p.game, p.verifier
+        sent = p.send(workload)
+        candidates = sent.blocks  # blocks of ERC-20 transfers
         log(f"transfers in L2 blocks {candidates}")
 
         config = ProposerConfig(private_key=PROPOSER, propose_every=5, confirmations=1, resubmit_after=10,
                                 test_only_wrong_root_once=honest_side == "challenger")  # fmt: skip
         chain = L2Chain.open(workdir / "proposer", spec, map_size=1 << 30)
-        chains.append(chain)
+        p.chains.append(chain)
         replayer = Replayer(chain, InboxReader(w3, deployment, confirmations=1))
         transactor = make_transactor(w3, config)
         target = 1  # the proposer's first assertion: the wrong one, or the honest one the griefer attacks
@@ -476,7 +424,7 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
         if honest_side == "challenger":
             honest_claims = LevelOneClaims(replayer, InboxReader(w3, deployment, confirmations=0))
             plan = LiarPlan(_honest_source(w3, deployment, replayer, honest_claims), rollup, target, candidates,
-                            honest_side)
+                            honest_side, lie_at)
             liar_claims = LiarClaims(honest_claims, plan, lambda: rollup.assertion(target).output_root)
             agent = _agent(w3, deployment, replayer, liar_claims, transactor, LiarLevel2Source(plan, liar_claims),
                            challenge=False, target=target, verdict=Verdict.MATCH)
@@ -487,11 +435,11 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
             agent = make_defender(deployment, replayer, transactor, level2=honest2)  # the asserter's key
             assert agent is not None
             gchain = L2Chain.open(workdir / "griefer", spec, map_size=1 << 30)
-            chains.append(gchain)
+            p.chains.append(gchain)
             greplayer = Replayer(gchain, InboxReader(w3, deployment, confirmations=1))
             gclaims = LevelOneClaims(greplayer, InboxReader(w3, deployment, confirmations=0))
             plan = LiarPlan(_honest_source(w3, deployment, greplayer, gclaims), rollup, target, candidates,
-                            honest_side)
+                            honest_side, lie_at)
             liar_claims = LiarClaims(gclaims, plan, None)
             liar_source = LiarLevel2Source(plan, liar_claims)
             gtransactor = make_transactor(w3, ProposerConfig(private_key=GRIEFER, confirmations=1, resubmit_after=10))
@@ -511,10 +459,10 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
             liar_address, honest_address = gtransactor.address, transactor.address
         proposer = Proposer(replayer, rollup, transactor, ProposerMetrics(), config.propose_every, agent=agent,
                             test_only_wrong_root_once=config.test_only_wrong_root_once)
-        roles.append(Role("proposer", lambda stop: proposer.run(stop, 0.3)))
+        p.roles.append(Role("proposer", lambda stop: proposer.run(stop, 0.3)))
         griefer_role = Role("griefer", grief) if honest_side == "defender" else None
         if griefer_role is not None:
-            roles.append(griefer_role)
+            p.roles.append(griefer_role)
 
         wait_for(lambda: rollup.assertion_count() > target, 600, "the disputed assertion")
         run.assertion_id = target
@@ -541,7 +489,7 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
         disputed, run.wrong_step, ht, run.blocks, position = plan.get()
         run.disputed_block, run.steps = disputed, ht.steps
         op = opcode_of(ht, run.wrong_step - 1)
-        run.opcode = PLAIN.get(op, hex(op)) if op is not None else ""
+        run.opcode = PLAIN.get(op, hex(op)) if op is not None else ht.kind(run.wrong_step - 1)
         run.honest_trace = (ht.state(run.wrong_step - 1), ht.state(run.wrong_step),
                             keccak(ht.state(run.wrong_step) + b"lie"))
         _, run.predicted_moves = side_that_proves(run.blocks, position, ht.steps, run.wrong_step)
@@ -572,7 +520,7 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
         if sweep:
             a = rollup.assertion(target)
             ctx = StepContext(disputed, a.inbox_entries, a.created_at)
-            run.sweep = sweep_proofs(anvil.url, deployment.contracts["OneStepProver"], ht, ctx)
+            run.sweep = sweep_proofs(p.anvil.url, deployment.contracts["OneStepProver"], ht, ctx)
 
         # An honest assertion after the game confirms.
         def honest_pending() -> Assertion | None:
@@ -593,17 +541,6 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
                  f"honest assertion {honest.id} to confirm")
         run.confirmed_next = honest.id
         return run
-    finally:
-        for role in roles:
-            role.close()
-        for item in reversed(stack):
-            if isinstance(item, VerifierService | BlockFeed):
-                item.stop()
-            else:
-                item.__exit__(None, None, None)
-        for chain in chains:
-            chain.close()
-        anvil.stop()
 
 
 def _honest_source(w3: Web3, deployment: Deployment, replayer: Replayer, claims: LevelOneClaims) -> ProofsLevel2Source:

@@ -26,8 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from bench.dispute import BOND, BURN_BPS, DisputeRun, move_target, run_scenario, side_that_proves
+from bench.pipeline import PROPOSER, VERIFIER
 from l1.bindings import AssertionStatus
 from l1.dispute_game import GameStatus
 
@@ -63,11 +65,20 @@ def _assert_played_to_one_step(run: DisputeRun, prover: str) -> None:
 
 @pytest.mark.slow
 def test_wrong_root_is_bisected_to_one_erc20_opcode_proven_on_l1_and_rejected(liar_defends_a_wrong_root):
-    run = liar_defends_a_wrong_root
-    from eth_account import Account
+    _assert_challenger_won(liar_defends_a_wrong_root)
 
-    from bench.dispute import VERIFIER
 
+# Step kinds other than opcodes the game is played to, end to end: the end of a transaction and
+# the end of a block (the header and output root; the lie is the first wrong state after it).
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["TX_END"])
+def test_wrong_root_is_bisected_to_a_non_opcode_step_proven_on_l1_and_rejected(tmp_path: Path, kind: str):
+    run = run_scenario(tmp_path, honest_side="challenger", log=lambda s: None, lie_at=kind)
+    assert run.opcode == kind
+    _assert_challenger_won(run)
+
+
+def _assert_challenger_won(run: DisputeRun) -> None:
     verifier = Account.from_key(VERIFIER).address
     _assert_played_to_one_step(run, verifier)
     assert run.status is GameStatus.CHALLENGER_WON
@@ -82,10 +93,6 @@ def test_wrong_root_is_bisected_to_one_erc20_opcode_proven_on_l1_and_rejected(li
 @pytest.mark.slow
 def test_griefing_challenger_loses_its_bond_to_a_level2_defence(liar_griefs_an_honest_root):
     run = liar_griefs_an_honest_root
-    from eth_account import Account
-
-    from bench.dispute import PROPOSER
-
     asserter = Account.from_key(PROPOSER).address
     _assert_played_to_one_step(run, asserter)
     assert run.status is GameStatus.DEFENDER_WON
