@@ -126,7 +126,7 @@ def choose_wrong_step(trace: BlockTraceAdapter, blocks: int, disputed: int, hone
     or, with `lie_at`, a step of that kind ("TX_END", "SEAL", ...), that the deployed prover
     proves, and the honest side is the one left to prove it."""
     by_key: dict[int | str, list[int]] = {}
-    for j in range(trace.steps - 1):
+    for j in range(trace.steps):  # j* = steps: only the block's end claim is wrong (the last step, SEAL)
         key: int | str | None = opcode_of(trace, j) if lie_at is None else trace.kind(j)
         if key is not None and (key in PLAIN if lie_at is None else key == lie_at):
             by_key.setdefault(key, []).append(j)
@@ -398,11 +398,15 @@ def _moves(game: DisputeGameBinding, game_id: int, sides: dict[str, str]) -> dic
 
 
 def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int = 24, senders: int = 6,
-                 sweep: bool = False, log: Callable[[str], None] = print, lie_at: str | None = None) -> DisputeRun:
+                 sweep: bool = False, log: Callable[[str], None] = print, lie_at: str | None = None,
+                 plan_checked: bool = True) -> DisputeRun:
     """Run the dispute end to end. `honest_side`: "challenger" (a wrong root defended by the liar,
     challenged by the honest verifier) or "defender" (an honest assertion, a griefing liar
     challenger, the honest defender: the asserter's key with the verifier's level-2 source).
-    `lie_at`: the kind of the step the game ends on (default: a plain ERC-20 opcode)."""
+    `lie_at`: the kind of the step the game ends on (default: a plain ERC-20 opcode).
+    `plan_checked`: the liar picks only steps the deployed prover accepts (eth_call; it reads the
+    oracles, so what a proof needs must be registered first); False leaves every registration to
+    the honest side's agent (a test of its Registrar)."""
     run = DisputeRun(honest_side)
     workload = erc20_transfers(transfers, 901, senders=senders)
     params = DeployParams(challenge_period=CHALLENGE, bond=BOND, game_clock=CLOCK, burn_bps=BURN_BPS)
@@ -423,7 +427,8 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
 
         if honest_side == "challenger":
             honest_claims = LevelOneClaims(replayer, InboxReader(w3, deployment, confirmations=0))
-            plan = LiarPlan(_honest_source(w3, deployment, replayer, honest_claims), rollup, target, candidates,
+            plan = LiarPlan(_honest_source(w3, deployment, replayer, honest_claims, plan_checked), rollup, target,
+                            candidates,
                             honest_side, lie_at)
             liar_claims = LiarClaims(honest_claims, plan, lambda: rollup.assertion(target).output_root)
             agent = _agent(w3, deployment, replayer, liar_claims, transactor, LiarLevel2Source(plan, liar_claims),
@@ -438,7 +443,8 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
             p.chains.append(gchain)
             greplayer = Replayer(gchain, InboxReader(w3, deployment, confirmations=1))
             gclaims = LevelOneClaims(greplayer, InboxReader(w3, deployment, confirmations=0))
-            plan = LiarPlan(_honest_source(w3, deployment, greplayer, gclaims), rollup, target, candidates,
+            plan = LiarPlan(_honest_source(w3, deployment, greplayer, gclaims, plan_checked), rollup, target,
+                            candidates,
                             honest_side, lie_at)
             liar_claims = LiarClaims(gclaims, plan, None)
             liar_source = LiarLevel2Source(plan, liar_claims)
@@ -543,9 +549,10 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
         return run
 
 
-def _honest_source(w3: Web3, deployment: Deployment, replayer: Replayer, claims: LevelOneClaims) -> ProofsLevel2Source:
-    return ProofsLevel2Source(replayer, InboxReader(w3, deployment, confirmations=0), claims,
-                              ProverCheck(w3, deployment.contracts["OneStepProver"]))
+def _honest_source(w3: Web3, deployment: Deployment, replayer: Replayer, claims: LevelOneClaims,
+                   checked: bool = True) -> ProofsLevel2Source:
+    check = ProverCheck(w3, deployment.contracts["OneStepProver"]) if checked else None
+    return ProofsLevel2Source(replayer, InboxReader(w3, deployment, confirmations=0), claims, check)
 
 
 def _agent(w3: Web3, deployment: Deployment, replayer: Replayer, claims: Any, transactor: L1Transactor,

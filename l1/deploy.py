@@ -28,9 +28,11 @@ from l1.bindings import DEFAULT_TX_TIMEOUT, L1Error, RollupBinding
 from l2.devkeys import DEV_ACCOUNTS
 from l2.errors import ConfigError, RollupError
 from l2.output_root import genesis_output_root
+from l2.predeploys import L1_INFO_ADDRESS, MESSAGE_PASSER_ADDRESS
 from l2.spec import ChainSpec, load_genesis
 
 DEFAULT_OUT = "deployment.json"
+DEFAULT_INVALIDATION_WINDOW = 20  # seconds (devnet; docs/fraud-proofs.md D9)
 CONTRACT_NAMES = ("DelayedInbox", "Inbox", "Rollup")
 
 
@@ -51,6 +53,9 @@ class DeployParams:
     dispute_game: bool = True
     game_clock: int = 120  # seconds per side's chess clock; production ~3.5 days
     burn_bps: int = 5_000  # share of a losing bond burnt
+    # Seconds after an assertion's creation before a one-step proof may read an unflagged batch as
+    # valid (docs/fraud-proofs.md D9, 3.3); production ~1 hour, well below the game clock
+    invalidation_window: int = DEFAULT_INVALIDATION_WINDOW
     # IOneStepProver address; default: deploy one of `prover_kind` with the chain's constants
     prover: str | None = None
     # "onestep": the EVM OneStepProver (sound: it refuses by name every step it cannot prove yet);
@@ -164,33 +169,60 @@ PROVER_KINDS = ("onestep", "none")
 # by adding it here (and, if it reads chain constants, to `_step_args`); the others stay as they are.
 # One contract may serve several phases (deployed once, e.g. ExecMsg for IDLE and TX_LOAD).
 # Slot 0 is not a phase: it is the block-claim steps (an IOneStepProver; empty: ExecTx's IDENTITY).
-PHASE_STEPS: dict[int, str] = {6: "ExecTxEnd"}  # TX_END
+# Deployed in this order: ExecMsg before ExecTxStart, which forwards the message steps to it.
+PHASE_STEPS: dict[int, str] = {
+    0: "ExecBlockStart",  # block claims: IDENTITY, ENTRY_SKIP, BLOCK_START (fraud-proofs 14)
+    1: "ExecSys",  # SYS: SYS_WRITE and its LOADs (14)
+    2: "ExecMsg",  # IDLE: NEXT_MESSAGE; the TX_LOAD router's `msgSteps` (16)
+    3: "ExecTxStart",  # TX_LOAD: TX_START, DEPOSIT_START, their LOADs; the rest to ExecMsg (13)
+    4: "ExecTxStart",  # TX_SETUP: TX_SETUP, TX_CALL and their LOADs (13)
+    6: "ExecTxEnd",  # TX_END (2.7)
+    8: "ExecTrie",  # TRIE: TRIE, TRIE_SPONGE and SEAL (its ExecSeal); phase 9 is never reached (15)
+}
 PHASES = 10  # OneStepProver.PHASES: one slot per phase value 0..9
 
 
-def _step_args(name: str, spec: ChainSpec, code_oracle: str, inputs: Mapping[str, str]) -> tuple[Any, ...] | None:
+def _step_args(
+    name: str, spec: ChainSpec, code_oracle: str, inputs: Mapping[str, str], invalidation_window: int
+) -> tuple[Any, ...] | None:
     """Constructor arguments of step contract `name`: the chain constants and L1 contracts it reads.
     None when it reads an L1 contract `inputs` lacks (a prover deployed without an Inbox, as unit
     tests do): it is then not deployed and its slots stay empty (the verifier refuses those steps)."""
+    zero = "0x" + "00" * 20
+    coinbase = to_checksum_address(spec.fee_recipient)
     if name == "ExecWorld":
         return (code_oracle,)
+    if name == "ExecMsg":  # no DelayedInbox: DEPOSIT_LOAD is refused by name
+        return (inputs["PreimageOracle"], inputs.get("DelayedInbox", zero)) if "PreimageOracle" in inputs else None
     if name == "ExecTxEnd":
-        return (to_checksum_address(spec.fee_recipient),)
+        return (coinbase,)
+    if name == "ExecBlockStart":
+        if "Inbox" not in inputs or "DelayedInbox" not in inputs:
+            return None
+        return (inputs["Inbox"], inputs["DelayedInbox"], invalidation_window, spec.gas_limit,
+                spec.eip1559_elasticity, spec.eip1559_denominator, to_checksum_address(L1_INFO_ADDRESS))  # fmt: skip
+    if name == "ExecSys":
+        return (to_checksum_address(L1_INFO_ADDRESS),)
+    if name == "ExecTxStart":  # msgSteps: ExecMsg when it was deployed (an earlier `inputs` entry), else none
+        return (inputs.get("ExecMsg", zero), code_oracle, coinbase, spec.gas_limit)
+    if name == "ExecTrie":  # the SEAL header's coinbase and gas limit, the MessagePasser of the output root
+        return (coinbase, spec.gas_limit, to_checksum_address(MESSAGE_PASSER_ADDRESS))
     return ()
 
 
 def deploy_onestep(
-    w3: Web3, signer: LocalAccount, spec: ChainSpec, code_oracle: str, inputs: Mapping[str, str] | None = None
+    w3: Web3, signer: LocalAccount, spec: ChainSpec, code_oracle: str, inputs: Mapping[str, str] | None = None,
+    invalidation_window: int = DEFAULT_INVALIDATION_WINDOW,
 ) -> dict[str, str]:
-    """Deploy the step contracts (ExecWorld, ExecTx, then each of `PHASE_STEPS`), then
-    `OneStepProver(chainId, gasLimit, coinbase, codeOracle, world, txSteps, phaseSteps)` reading
+    """Deploy the step contracts (ExecWorld, ExecTx, ExecCall, then each of `PHASE_STEPS`), then
+    `OneStepProver(chainId, gasLimit, coinbase, codeOracle, world, txSteps, calls, phaseSteps)` reading
     `code_oracle`; returns every address by artifact name. `inputs` names the L1 contracts a step
     may read live ("Inbox", "DelayedInbox"). The step contracts are separate transactions because
     together they exceed the 48 KiB initcode limit of one (EIP-3860)."""
     inputs = inputs or {}
     out: dict[str, str] = {}
     for name in dict.fromkeys(("ExecWorld", "ExecTx", *PHASE_STEPS.values())):  # one contract may fill several slots
-        args = _step_args(name, spec, code_oracle, inputs)
+        args = _step_args(name, spec, code_oracle, {**inputs, **out}, invalidation_window)  # may read an earlier one
         if args is None:
             continue
         receipt = _deploy_one(w3, signer, name, *args)
@@ -199,14 +231,17 @@ def deploy_onestep(
     for phase, name in PHASE_STEPS.items():
         if name in out:
             phase_steps[phase] = out[name]
+    out["ExecCall"] = to_checksum_address(_deploy_one(w3, signer, "ExecCall", code_oracle)["contractAddress"])
     args = (spec.chain_id, spec.gas_limit, to_checksum_address(spec.fee_recipient), code_oracle)
-    receipt = _deploy_one(w3, signer, "OneStepProver", *args, out["ExecWorld"], out["ExecTx"], phase_steps)
+    receipt = _deploy_one(w3, signer, "OneStepProver", *args, out["ExecWorld"], out["ExecTx"], out["ExecCall"],
+                          phase_steps)  # fmt: skip
     out["OneStepProver"] = to_checksum_address(receipt["contractAddress"])
     return out
 
 
 def deploy_prover(
-    w3: Web3, signer: LocalAccount, spec: ChainSpec, kind: str = "onestep", inputs: Mapping[str, str] | None = None
+    w3: Web3, signer: LocalAccount, spec: ChainSpec, kind: str = "onestep", inputs: Mapping[str, str] | None = None,
+    invalidation_window: int = DEFAULT_INVALIDATION_WINDOW,
 ) -> dict[str, str]:
     """Deploy a one-step prover; returns {"OneStepProver": address} plus, for `onestep`, the
     address of every contract it reads ("CodeOracle", "ExecWorld", "ExecTx", "ExecTxEnd", ...).
@@ -220,7 +255,10 @@ def deploy_prover(
     if kind != "onestep":
         raise ConfigError(f"unknown prover kind {kind!r} (one of {', '.join(PROVER_KINDS)})")
     oracle = to_checksum_address(_deploy_one(w3, signer, "CodeOracle")["contractAddress"])
-    return {"CodeOracle": oracle, **deploy_onestep(w3, signer, spec, oracle, inputs)}
+    preimages = to_checksum_address(_deploy_one(w3, signer, "PreimageOracle")["contractAddress"])  # section 16
+    inputs = {**(inputs or {}), "PreimageOracle": preimages}
+    onestep = deploy_onestep(w3, signer, spec, oracle, inputs, invalidation_window)
+    return {"CodeOracle": oracle, "PreimageOracle": preimages, **onestep}
 
 
 def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams = DeployParams()) -> Deployment:
@@ -269,7 +307,7 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
         prover = params.prover
         if prover is None:
             inputs = {"Inbox": inbox["contractAddress"], "DelayedInbox": delayed["contractAddress"]}
-            provers = deploy_prover(w3, signer, spec, params.prover_kind, inputs)
+            provers = deploy_prover(w3, signer, spec, params.prover_kind, inputs, params.invalidation_window)
             prover = provers["OneStepProver"]
             contracts.update({k: v for k, v in provers.items() if k != "OneStepProver"})
         game = _deploy_one(
@@ -354,6 +392,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="share of a losing dispute bond burnt, in basis points (default %(default)s)",
     )
     parser.add_argument(
+        "--invalidation-window",
+        type=int,
+        default=defaults.invalidation_window,
+        help="seconds after an assertion before a one-step proof reads an unflagged batch as valid; "
+        "below --game-clock (default %(default)s)",
+    )
+    parser.add_argument(
         "--prover", default=None, help="one-step prover address (default: deploy one of --prover-kind)"
     )
     parser.add_argument(
@@ -378,6 +423,8 @@ def _params(args: argparse.Namespace) -> DeployParams:
         raise ConfigError("--game-clock must be positive")
     if not 0 <= args.burn_bps <= 10_000:
         raise ConfigError("--burn-bps must be between 0 and 10000")
+    if not 0 < args.invalidation_window < args.game_clock:
+        raise ConfigError("--invalidation-window must be positive and below --game-clock (the honest side flags first)")
     if args.prover is not None and not is_address(args.prover):
         raise ConfigError(f"--prover: {args.prover!r} is not an address")
     return DeployParams(
@@ -391,6 +438,7 @@ def _params(args: argparse.Namespace) -> DeployParams:
         withdrawal_delay=args.withdrawal_delay,
         game_clock=args.game_clock,
         burn_bps=args.burn_bps,
+        invalidation_window=args.invalidation_window,
         prover=args.prover,
         prover_kind=args.prover_kind,
     )

@@ -49,7 +49,7 @@ def liar_griefs_an_honest_root(tmp_path: Path) -> DisputeRun:
 
 
 def _assert_played_to_one_step(run: DisputeRun, prover: str) -> None:
-    assert 1 <= run.wrong_step < run.steps and run.opcode, (run.wrong_step, run.steps, run.opcode)
+    assert 1 <= run.wrong_step <= run.steps and run.opcode, (run.wrong_step, run.steps, run.opcode)
     event = run.step_proven
     assert event, "no StepProven event: the game did not end by a one-step proof"
     pre, honest_post, lie = run.honest_trace
@@ -71,7 +71,7 @@ def test_wrong_root_is_bisected_to_one_erc20_opcode_proven_on_l1_and_rejected(li
 # Step kinds other than opcodes the game is played to, end to end: the end of a transaction and
 # the end of a block (the header and output root; the lie is the first wrong state after it).
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["TX_END"])
+@pytest.mark.parametrize("kind", ["TX_END", "SEAL"])
 def test_wrong_root_is_bisected_to_a_non_opcode_step_proven_on_l1_and_rejected(tmp_path: Path, kind: str):
     run = run_scenario(tmp_path, honest_side="challenger", log=lambda s: None, lie_at=kind)
     assert run.opcode == kind

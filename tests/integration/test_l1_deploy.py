@@ -74,6 +74,8 @@ def test_deploy_bad_input_fails_cleanly(anvil: Anvil, tmp_path: Path):
         "has no ETH": ["--l1-rpc", anvil.url, "--private-key", empty_key],
         "--batcher: 'nope' is not an address": ["--l1-rpc", anvil.url, "--batcher", "nope"],
         "--bond must be positive": ["--l1-rpc", anvil.url, "--bond", "0"],
+        "--invalidation-window must be positive and below --game-clock": [
+            "--l1-rpc", anvil.url, "--game-clock", "60", "--invalidation-window", "60"],
         "does not exist": ["--l1-rpc", anvil.url, "--out", str(tmp_path / "no" / "d.json")],
     }
     for message, args in cases.items():

@@ -121,6 +121,7 @@ class BlockTrace:
     machines: list[Machine] = field(repr=False, default_factory=list)
     game: Game | None = field(repr=False, default=None)
     db: Any = field(repr=False, default=None)
+    l1: Any = field(repr=False, default=None)  # the L1Source read (proof packers need entry preimages)
 
     @property
     def steps(self) -> int:
@@ -206,7 +207,7 @@ class _Tracer:
         self.parent: BlockHeaderAPI = chain.header_by_number(block_number - 1)
         self.m = Machine(phase=CLAIM, number=block_number - 1, cursor=Cursor(*start),
                          output_root=output_root_at(chain, self.parent))
-        self.trace = BlockTrace(block_number, [self.m.commitment()], [], [], [self.m], self.g, self.db)
+        self.trace = BlockTrace(block_number, [self.m.commitment()], [], [], [self.m], self.g, self.db, l1)
         self._entries: dict[int, tuple[InboxBatch, list[Message] | None, EntryCtx]] = {}
         self._commit: list[CommitStep] = []
         self.records: dict[bytes, TxRecord] = {}
@@ -436,7 +437,9 @@ class _Tracer:
             raise Unsupported(exc.name) from None
         kind = "EXEC"
         assert post.journal is not None
-        if post.ms.phase == EXEC and post.frame.pc == st.frame.pc and post.journal.count > st.journal.count:
+        # a LOAD changes only the journal (a CALL or a frame's end changes the frame)
+        same_frame = post.committed_frame() == st.committed_frame()
+        if post.ms.phase == EXEC and same_frame and post.journal.count > st.journal.count:
             kind = "LOAD_SLOT" if post.journal.leaves[-1].kind == KIND_SLOT else "LOAD_ACCOUNT"
         new = m.replace(exec=post)
         if post.ms.phase == TX_END:

@@ -1,7 +1,200 @@
-"""Proof packers of a group of level-2 step kinds (see kind_proofs.MODULES); none built yet."""
+"""Proof bytes of the block-start steps (docs/fraud-proofs.md 2.1, 3.1, 14): the claim steps
+ENTRY_SKIP and BLOCK_START (and IDENTITY's layout) for `osp/ExecBlockStart.sol`, OneStepProver's
+`phaseSteps[0]`, and phase SYS (SYS_WRITE and the LOAD_ACCOUNT / LOAD_SLOT before it, routed here
+by `load_proofs`) for `osp/ExecSys.sol`, `phaseSteps[SYS]`.
+
+The trace's witnesses give the pre-state's parts; what they lack is read here: the entry's
+accumulator preimage (payload hash, delayed accumulator) from the L1 source the trace was built
+from (`BlockTrace.l1`), the L1Info slot proofs from the trace's trie nodes. Cases the verifier
+refuses by name raise `tx_proofs.Unsupported(name, proof)` with the proof that makes it revert the
+same name: `NEW_ORIGIN` (the first block, or a block whose BlockStart or last delayed message names
+a later L1 origin than its parent's: the origin's facts are committed nowhere on L1 yet, D2).
+"""
 
 from __future__ import annotations
 
-from verifier.proofs.kind_proofs import ProofFn
+from typing import Any
 
-PROVERS: dict[str, ProofFn] = {}
+import rlp
+from eth_abi import encode
+from eth_hash.auto import keccak
+from trie import HexaryTrie
+
+from l1.accumulators import ZERO32, DelayedMessage, delayed_accumulator
+from l2.messages import BlockStart
+from l2.predeploys import L1_INFO_ADDRESS
+from verifier.proofs import block_steps as bs
+from verifier.proofs import tx_steps as ts
+from verifier.proofs.block_machine import BlockTrace
+from verifier.proofs.commitments import SYS, BlockClaim, BlockCtx, Cursor, MachineState
+from verifier.proofs.journal import SlotEntry, account_key, slot_key
+from verifier.proofs.kind_proofs import ProofFn
+from verifier.proofs.machine import CLAIM, Machine, PendingSys
+from verifier.proofs.mpt import account_path, path_proof, slot_path
+from verifier.proofs.steps import Section, mpt_nodes
+from verifier.proofs.tx_proofs import Unsupported, claim_step_is_identity, machine_state
+
+ACTION_LOAD_ACCOUNT, ACTION_LOAD_SLOT, ACTION_SYS_WRITE = 0, 1, 2
+
+
+def _u(v: int, n: int) -> bytes:
+    return v.to_bytes(n, "big")
+
+
+# -- the entry (3.1) ----------------------------------------------------------------------------
+
+
+def delayed_accumulator_at(l1: Any, count: int) -> bytes:
+    """`DelayedInbox.accumulators(count - 1)` (0 for none) recomputed from the source's delayed
+    messages (their hashes as DelayedInbox.sol makes them), or asked of a source that knows it."""
+    if count == 0:
+        return ZERO32
+    known = getattr(l1, "delayed_accumulator", None)
+    if known is not None:
+        return bytes(known(count))
+    return _fold(l1, count)
+
+
+def _fold(l1: Any, count: int) -> bytes:
+    acc = ZERO32
+    for k in range(count):
+        acc = delayed_accumulator(acc, _message_of(l1, k).message_hash())
+    return acc
+
+
+def _message_of(l1: Any, index: int) -> DelayedMessage:
+    q = l1.delayed(index)
+    d = q.deposit
+    return DelayedMessage(d.index, bytes(d.sender), bytes(d.to), d.value, d.gas_limit, q.l1_block_number,
+                          q.l1_timestamp, bytes(d.data))  # fmt: skip
+
+
+def delayed_preimage(l1: Any, index: int) -> bytes:
+    """The 256 bytes DelayedInbox hashes into delayed message `index`'s hash: abi.encode(index,
+    sender, to, value, gasLimit, l1BlockNumber, l1Timestamp, keccak(data))."""
+    m = _message_of(l1, index)
+    return encode(["uint256", "address", "address", "uint256", "uint256", "uint256", "uint256", "bytes32"],
+                  [m.index, m.sender, m.to, m.value, m.gas_limit, m.l1_block_number, m.l1_timestamp,
+                   keccak(m.data)])  # fmt: skip
+
+
+def entry_section(trace: BlockTrace, index: int) -> Section:
+    """`b32 payloadHash ++ b32 messageRoot ++ u32 messageCount ++ b32 delayedAcc ++ u64 delayedEnd`:
+    the preimage of `Inbox.accumulators(index)` after the previous accumulator, and the entry's
+    delayedRead, which the verifier checks against `DelayedInbox.accumulators(d - 1)`."""
+    if trace.l1 is None:
+        raise ValueError("the trace keeps no L1 source (BlockTrace.l1): the entry's preimage is unknown")
+    found = trace.l1.entries(index, 0, 1)
+    if not found or found[0].index != index:
+        raise ValueError(f"inbox entry {index} not found")
+    e = found[0]
+    data = (keccak(e.payload) + e.message_root + _u(e.message_count, 4)
+            + delayed_accumulator_at(trace.l1, e.delayed_read) + _u(e.delayed_read, 8))  # fmt: skip
+    return Section("Entry", data)
+
+
+def claim_head(m: Machine) -> list[Section]:
+    """The claim and cursor preimages: IDENTITY's whole proof, the head of every claim step."""
+    assert m.phase == CLAIM
+    claim = BlockClaim(m.number, m.output_root, m.cursor.hash())
+    return [Section("BlockClaim", claim.preimage(), BlockClaim), Section("Cursor", m.cursor.preimage(), Cursor)]
+
+
+def identity_sections(trace: BlockTrace, j: int) -> list[Section]:
+    """IDENTITY of the final claim (j >= trace.steps): the claim and cursor preimages, as
+    ExecTx.identity reads them, when the cursor is at the limit or mid-entry; else (msgIndex 0
+    before the limit: final only because the entry there derives a block) also that entry."""
+    m, g = trace.machine(j), trace.game
+    assert m.phase == CLAIM and g is not None
+    if claim_step_is_identity(m, g):
+        return claim_head(m)
+    return [*claim_head(m), entry_section(trace, m.cursor.entryIndex)]
+
+
+def entry_skip_sections(trace: BlockTrace, j: int) -> list[Section]:
+    m = trace.machine(j)
+    return [*claim_head(m), entry_section(trace, m.cursor.entryIndex)]
+
+
+# -- BLOCK_START (2.1) --------------------------------------------------------------------------
+
+
+def _l1_info_proofs(trace: BlockTrace, state_root: bytes) -> list[Section]:
+    state = HexaryTrie(trace.db, state_root)
+    account = state.get(account_path(L1_INFO_ADDRESS))
+    if not account:
+        raise ValueError("no L1Info account in the parent state")
+    storage = HexaryTrie(trace.db, bytes(rlp.decode(account)[2]))
+    out = [Section("L1InfoAccount", mpt_nodes(path_proof(state, account_path(L1_INFO_ADDRESS))))]
+    return out + [Section(f"L1InfoSlot{k}", mpt_nodes(path_proof(storage, slot_path(k)))) for k in range(3)]
+
+
+def block_start_sections(trace: BlockTrace, j: int) -> list[Section]:
+    """Claim, cursor, entry, output-root preimage, parent header, the L1Info account and slots
+    0..2, then message `msgIndex` and its Merkle path (valid batch) or the preimage of the entry's
+    last delayed message (forced or invalid entry). Raises `Unsupported("NEW_ORIGIN")` where
+    ExecBlockStart refuses: the first block, or a given origin after the parent's."""
+    m, w = trace.machine(j), trace.witness(j)
+    assert isinstance(w, bs.BlockStartWitness)
+    out = [*claim_head(m), entry_section(trace, m.cursor.entryIndex),
+           Section("OutputRoot", w.state_root + w.passer_root + keccak(w.parent_header)),
+           Section("Header", _u(len(w.parent_header), 4) + w.parent_header),
+           *_l1_info_proofs(trace, w.state_root)]  # fmt: skip
+
+    def refuse(name: str) -> Unsupported:
+        return Unsupported(name, b"".join(s.data for s in out))
+
+    if m.number == 0:
+        raise refuse("NEW_ORIGIN")
+    entry, index = w.entry.ctx, m.cursor.msgIndex
+    if entry.kind == bs.KIND_VALID and index < entry.messageCount:
+        assert w.message is not None
+        message = w.message.encode()
+        out += [Section("Message", _u(len(message), 4) + message), Section("Path", b"".join(w.message_path))]
+        given = w.message.l1_origin_number if isinstance(w.message, BlockStart) else w.parent_origin
+    else:
+        assert trace.l1 is not None and w.last_delayed is not None
+        out.append(Section("LastDelayed", delayed_preimage(trace.l1, entry.delayedEnd - 1)))
+        given = w.last_delayed[1]
+    if given > w.parent_origin:
+        raise refuse("NEW_ORIGIN")
+    return out
+
+
+# -- phase SYS ----------------------------------------------------------------------------------
+
+
+def sys_head(m: Machine, action: int) -> list[Section]:
+    assert m.phase == SYS and isinstance(m.pending, PendingSys) and m.block is not None
+    return [Section("MachineState", machine_state(m).preimage(), MachineState),
+            Section("Pending", bytes([6, m.pending.next])), Section("BlockCtx", m.block.preimage(), BlockCtx),
+            Section("Action", bytes([action]))]  # fmt: skip
+
+
+def sys_sections(trace: BlockTrace, j: int) -> list[Section]:
+    """SYS_WRITE, or the LOAD_ACCOUNT / LOAD_SLOT of phase SYS (`load_proofs` routes those here)."""
+    m, w, kind = trace.machine(j), trace.witness(j), trace.step_kind(j)
+    journal = m.journal.copy()
+    if kind == "LOAD_ACCOUNT":
+        assert isinstance(w, ts.LoadAccountWitness)
+        insert = journal.insert_account(w.entry)
+        return [*sys_head(m, ACTION_LOAD_ACCOUNT), Section("Mpt", mpt_nodes(list(w.mpt_proof))),
+                Section("InsertProof", insert.encode())]  # fmt: skip
+    if kind == "LOAD_SLOT":
+        assert isinstance(w, ts.LoadSlotWitness)
+        account = journal.membership_proof(account_key(w.address))
+        insert = journal.insert_slot(SlotEntry(w.address, w.slot, w.original, w.original, False))
+        return [*sys_head(m, ACTION_LOAD_SLOT), Section("LeafProof", account.encode()),
+                Section("Mpt", mpt_nodes(list(w.mpt_proof))), Section("InsertProof", insert.encode())]  # fmt: skip
+    assert kind == "SYS_WRITE" and isinstance(m.pending, PendingSys) and m.block is not None
+    address, slot, _ = bs.sys_target(m.block, m.pending.next)
+    leaf = journal.membership_proof(slot_key(address, slot))
+    return [*sys_head(m, ACTION_SYS_WRITE), Section("LeafProof", leaf.encode())]
+
+
+PROVERS: dict[str, ProofFn] = {
+    "IDENTITY": identity_sections,
+    "ENTRY_SKIP": entry_skip_sections,
+    "BLOCK_START": block_start_sections,
+    "SYS_WRITE": sys_sections,
+}

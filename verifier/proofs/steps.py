@@ -12,6 +12,8 @@ the code words holding the opcode and its PUSH immediate with their boundary sib
 then what the opcode reads, in its order: a BlockCtx / TxCtx / BlockAcc preimage, memory or
 calldata words with siblings, a JUMPDEST bitmap word, a copy's source words then its destination
 memory words; a top-frame end adds TxCtx and BlockAcc (docs/fraud-proofs.md 2.3, "As built").
+CALL and the end of a callee (FRAME_RETURN) are `_call` / `_frame_return`, the twins of
+ExecCall.sol (docs/fraud-proofs.md 12).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from verifier.proofs.commitments import (
     stack_hash,
 )
 from verifier.proofs.journal import (
+    EMPTY_CODE_HASH,
+    FLAG_TOUCHED,
     FLAG_WARM,
     AccountEntry,
     Journal,
@@ -59,6 +63,12 @@ ACCOUNT_OPS = (0x31, 0x3B, 0x3F, 0x47)  # BALANCE, EXTCODESIZE, EXTCODEHASH, SEL
 SLOT_OPS = (0x54, 0x55)  # SLOAD, SSTORE: a slot leaf
 LOGS = range(0xA0, 0xA5)
 COLD_ACCOUNT, WARM_ACCOUNT = 2600, 100  # EIP-2929
+CALL = 0xF1
+CALL_VALUE, CALL_STIPEND, NEW_ACCOUNT = 9000, 2300, 25000
+MAX_DEPTH = 1024
+PRECOMPILES = range(0x01, 0x12)  # 0x01..0x11 (Prague)
+DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designation: 0xef0100 ++ address (23 bytes)
+ADDRESS_MASK = (1 << 160) - 1
 EMPTY_BLOOM = bytes(256)
 
 
@@ -113,6 +123,10 @@ class ExecState:
     snap_journal: Journal | None = None
     tx_bloom: bytes = EMPTY_BLOOM  # the 256-byte tx bloom (TxCtx.bloom is its hash)
     snap_bloom: bytes = EMPTY_BLOOM
+    # the suspended callers, outermost first: each is the caller's state as CALL left it (its frame
+    # hashes to the next one's `parent`); only their frame, stack, memory, code, views and snapshots
+    # are used when the callee returns (docs/fraud-proofs.md 1.4, 2.3)
+    parents: tuple[ExecState, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def committed_frame(self) -> Frame:
@@ -244,6 +258,15 @@ def op_cost(op: int, items: list[int], base: int, mem_words: int) -> tuple[int, 
         cost += 375 * (op - 0xA0)
         if size < 1 << 64:
             cost += 8 * size
+    elif op == CALL:  # py-evm expands over the input, then the output area
+        words = mem_words
+        for off, size in ((items[3], items[4]), (items[5], items[6])):
+            if size == 0:
+                continue
+            if off >= 1 << 64 or size >= 1 << 64:
+                return OOG, mem_words
+            words = max(words, (off + size + 31) // 32)
+        return cost + mem_cost(words) - mem_cost(mem_words), words
     if size == 0:
         return cost, mem_words
     if off >= 1 << 64 or size >= 1 << 64:
@@ -305,7 +328,7 @@ class _Step:
         """Top frame end -> TX_END (the twin of OneStepProver._endTop)."""
         fr = self.st.frame
         if fr.parent != ZERO32:
-            raise Unsupported("FRAME_RETURN")
+            return _frame_return(self, success, exceptional, out_off, out_len)
         self.add("TxCtx", self.tx.preimage(), TxCtx)
         self.add("BlockAcc", self.acc.preimage(), BlockAcc)
         self.tx = replace(self.tx, status=(self.tx.status & 0xFE) | int(success))
@@ -375,7 +398,12 @@ def _exec(s: _Step) -> ExecState:
     items = list(reversed(st.stack[depth - info.need :]))  # top first
     s.items = items
     s.add("stack", b"".join(_w(v) for v in items) + stack_hash(st.stack[: depth - info.need]))
-    if op in ACCOUNT_OPS or op in SLOT_OPS:
+    if op == CALL:
+        if fr.static and items[2]:  # a value transfer in a static frame (py-evm: before any gas)
+            return s.end_top(False, True)
+        if (items[1] & ADDRESS_MASK) in PRECOMPILES:
+            raise Unsupported("PRECOMPILE_CALL")
+    if op in ACCOUNT_OPS or op in SLOT_OPS or op == CALL:
         loaded = _load_if_absent(s, op, items)  # (3) a first touch is a LOAD step, pc unchanged
         if loaded is not None:
             return loaded
@@ -397,6 +425,8 @@ def _exec(s: _Step) -> ExecState:
 
     if op == 0x00:
         return s.end_top(True, False)
+    if op == CALL:
+        return _call(s, items, next_pc)
     if op in ACCOUNT_OPS:
         return push(_account_op(s, op, items))
     if op == 0x54:
@@ -481,7 +511,9 @@ def _key_of(s: _Step, op: int, items: list[int]) -> tuple[bytes, bytes, int | No
     fr = s.st.frame
     if op in SLOT_OPS:
         return slot_key(fr.address, items[0]), fr.address, items[0]
-    address = fr.address if op == 0x47 else (items[0] & ((1 << 160) - 1)).to_bytes(20, "big")
+    if op == 0x47:
+        return account_key(fr.address), fr.address, None
+    address = ((items[1] if op == CALL else items[0]) & ADDRESS_MASK).to_bytes(20, "big")
     return account_key(address), address, None
 
 
@@ -611,6 +643,115 @@ def _log(s: _Step, op: int, items: list[int]) -> None:
 
 class _Halt(Exception):
     """Out of gas inside an opcode's world-state part: exceptional halt."""
+
+
+def _call(s: _Step, items: list[int], next_pc: int) -> ExecState:
+    """CALL after its memory expansion (docs/fraud-proofs.md 2.3; py-evm's CallEIP7702): the target's
+    account load (2600 cold / 100 warm), value 9000 and new account 25000, the 63/64 rule and the
+    2300 stipend; then the value transfer and either the EOA's immediate success or the callee
+    frame. Proof after the LOAD flag: the target's LeafProof; for a 23-byte code, its first word
+    (a 7702 delegation is refused); with a value, the caller's LeafProof in the journal with the
+    target warm, then the target's again after the debit; for a callee frame, TxCtx and BlockAcc
+    (its snapshot fields)."""
+    st, fr = s.st, s.st.frame
+    gas_arg, value = items[0], items[2]
+    in_off, in_size, out_off, out_size = items[3:7]
+    to = (items[1] & ADDRESS_MASK).to_bytes(20, "big")
+    entry = AccountEntry.decode(_leaf(s, account_key(to)).leaf.payload)
+    cost = WARM_ACCOUNT if entry.flags & FLAG_WARM else COLD_ACCOUNT
+    if cost > s.gas:
+        raise _Halt
+    s.gas -= cost
+    code = b""
+    if entry.code_hash != EMPTY_CODE_HASH:
+        code = bytes(st.world_db[entry.code_hash])
+        if len(code) == len(DELEGATION_PREFIX) + 20 and s.words("code", Code(code).tree, 0, 3) == DELEGATION_PREFIX:
+            raise Unsupported("DELEGATED_CALL")
+    empty = entry.nonce == 0 and entry.balance == 0 and entry.code_hash == EMPTY_CODE_HASH
+    extra = (CALL_VALUE if value else 0) + (NEW_ACCOUNT if value and empty else 0)
+    if extra > s.gas:
+        raise _Halt
+    avail = s.gas - extra
+    child = min(gas_arg, avail - avail // 64)
+    s.gas -= child + extra
+    child_gas = child + (CALL_STIPEND if value else 0)
+    journal = s.mutable_journal()
+    entry = replace(entry, flags=entry.flags | FLAG_WARM)
+    journal.update(entry.key, entry.encode())
+    snap = journal.copy()  # the callee's snapshot: target warm, no transfer yet (py-evm's apply_message)
+    fail = fr.depth + 1 > MAX_DEPTH
+    if value:
+        caller = AccountEntry.decode(_leaf(s, account_key(fr.address)).leaf.payload)
+        fail = fail or caller.balance < value
+    if fail:  # no frame: 0 pushed, the callee's gas back, return data empty
+        s.gas += child_gas
+        s.stack.append(0)
+        return replace(s.post(pc=next_pc, rdRoot=ZERO32, rdOff=0, rdLen=0), rd_source=None)
+    if value:
+        journal.update(caller.key, replace(caller, balance=caller.balance - value).encode())
+        entry = AccountEntry.decode(_leaf(s, account_key(to)).leaf.payload)
+        entry = replace(entry, balance=entry.balance + value)
+    journal.update(entry.key, replace(entry, flags=entry.flags | FLAG_TOUCHED).encode())
+    if not code:  # an account without code: success at once, nothing returned
+        s.gas += child_gas
+        s.stack.append(1)
+        return replace(s.post(pc=next_pc, rdRoot=ZERO32, rdOff=0, rdLen=0), rd_source=None)
+    s.add("TxCtx", s.tx.preimage(), TxCtx)
+    s.add("BlockAcc", s.acc.preimage(), BlockAcc)
+    caller_state = replace(s.post(pc=next_pc), parents=())  # suspended: 7 items popped, pc past the CALL
+    callee_code = Code(code)
+    callee = Frame(
+        parent=caller_state.committed_frame().hash(), depth=fr.depth + 1, kind=0, static=fr.static, address=to,
+        caller=fr.address, value=value, code=callee_code.record.hash(), gas=child_gas, cdRoot=s.memory.root,
+        cdOff=in_off if in_size else 0, cdLen=in_size, retOff=out_off if out_size else 0, retLen=out_size,
+        snapJournalRoot=snap.root, snapJournalCount=snap.count, snapRefund=s.tx.refund, snapBufLen=s.acc.bufLen,
+        snapLogCount=s.tx.logCount, snapBloom=s.tx.bloom,
+    )  # fmt: skip
+    return replace(
+        caller_state, frame=callee, code=callee_code, stack=(), memory=Buf(MEM_DEPTH), cd_source=s.memory,
+        rd_source=None, snap_journal=snap, snap_bloom=s.tx_bloom, parents=(*st.parents, caller_state), _cache={},
+    )  # fmt: skip
+
+
+def _frame_return(s: _Step, success: bool, exceptional: bool, out_off: int, out_len: int) -> ExecState:
+    """FRAME_RETURN: the end of a callee (STOP, RETURN, REVERT, exceptional halt) resumes its caller:
+    proof `parent Frame` (hash = `frame.parent`) `++` on failure TxCtx, BlockAcc (the callee's
+    snapshot is restored) `++` for output, the callee's memory words of `[outOff, outOff+n)` and
+    the caller's of `[retOff, retOff+n)`, `n = min(retLen, outLen)` (inline up to 544 bytes). The
+    caller gets the gas left (none on a halt), 1 or 0 pushed, and the return-data view."""
+    st, fr = s.st, s.st.frame
+    parent = st.parents[-1]
+    pf = parent.committed_frame()
+    if pf.hash() != fr.parent:
+        raise ValueError("the suspended caller does not hash to the frame's parent")
+    s.add("ParentFrame", pf.preimage(), Frame)
+    if not success:
+        s.add("TxCtx", s.tx.preimage(), TxCtx)
+        s.add("BlockAcc", s.acc.preimage(), BlockAcc)
+        s.tx = replace(s.tx, refund=fr.snapRefund, logCount=fr.snapLogCount, bloom=fr.snapBloom)
+        s.acc = replace(s.acc, bufLen=fr.snapBufLen)
+        s.ms = replace(s.ms, journalRoot=fr.snapJournalRoot, journalCount=fr.snapJournalCount)
+        if st.journal is not None:
+            s.journal = st.snap_journal
+        s.tx_bloom = st.snap_bloom
+    output = not exceptional and s.op in (0xF3, 0xFD)
+    memory = parent.memory
+    n = min(fr.retLen, out_len) if output else 0
+    if n:
+        if n > INLINE:
+            raise Unsupported("COPY_PENDING")
+        data = s.words("output", s.memory, out_off, n)
+        s.words("memory", memory, fr.retOff, n)
+        memory = memory.write(fr.retOff, data)
+    frame = replace(
+        parent.frame, gas=pf.gas + (0 if exceptional else s.gas), rdRoot=s.memory.root if output else ZERO32,
+        rdOff=out_off if output else 0, rdLen=out_len if output else 0,
+    )  # fmt: skip
+    return replace(
+        parent, ms=s.ms, frame=frame, tx=s.tx, acc=s.acc, stack=(*parent.stack, int(success)), memory=memory,
+        store=s.store, journal=s.journal, tx_bloom=s.tx_bloom, rd_source=s.memory if output else None,
+        parents=st.parents[:-1], _cache={},
+    )  # fmt: skip
 
 
 def _env(s: _Step, op: int, items: list[int]) -> int:

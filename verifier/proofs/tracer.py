@@ -1,11 +1,13 @@
 """Traces a real transaction through py-evm and rebuilds the machine state before each opcode.
 
 The hook is a subclass of the block state's computation class whose opcode table wraps
-every opcode: before an opcode of the top frame runs it records pc, gas, stack, memory,
-refund and logs. `ExecState`s are then built from those records and the transaction's
-context, and `check` asserts that the Python step function, run from the state before
-opcode j, lands exactly on the commitment built from py-evm's state before opcode j+1
-(and, for the last opcode, on py-evm's result): Python step semantics and py-evm agree.
+every opcode: before an opcode of a followed frame runs (the top frame and, recursively, the
+callees of CALL that have code) it records pc, gas, stack, memory of that frame and of its
+suspended callers, the transaction's refund, logs and touched set (docs/fraud-proofs.md 12).
+`ExecState`s are then built from those records and the transaction's context, and `check`
+asserts that the Python step function, run from the state before opcode j, lands exactly on
+the commitment built from py-evm's state before opcode j+1 (and, for the last opcode, on
+py-evm's result): Python step semantics and py-evm agree.
 
 World state: `worldRoot` is the real pre-tx state root (the builder's state is persisted
 before the transaction so every trie node is at hand for LOAD proofs) and the journal is the
@@ -55,6 +57,7 @@ from verifier.proofs.journal import (
     AccountEntry,
     Journal,
     SlotEntry,
+    account_key,
 )
 from verifier.proofs.mpt import account_path, slot_path
 from verifier.proofs.steps import Chain, ExecState, Unsupported, step
@@ -64,18 +67,53 @@ TXREC_DEPTH = 16
 EMPTY_BLOOM_HASH = keccak(b"\x00" * 256)
 
 
+RdView = tuple[bytes, int, int] | None  # a frame's return data: (the callee's final memory, offset, length)
+
+
+@dataclass(frozen=True)
+class FrameSnap:
+    """One py-evm frame (a computation) at a point of the trace: a suspended caller or the running one."""
+
+    comp: int  # id of the computation (key of `_Recorder.recs`)
+    pc: int
+    gas: int
+    stack: tuple[int, ...]
+    memory: bytes
+    rd: RdView
+
+
+@dataclass(frozen=True)
+class FrameRec:
+    """What a frame's commitment fixes when it is entered: the CALL's arguments and the index of the
+    caller's snapshot before that CALL (its journal, refund and logs are the callee's snapshot)."""
+
+    address: bytes
+    caller: bytes
+    value: int
+    static: int
+    code: bytes
+    depth: int
+    in_off: int = 0
+    in_size: int = 0
+    out_off: int = 0
+    out_size: int = 0
+    call_snap: int = -1
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """py-evm's top frame just before one opcode."""
+    """py-evm just before one opcode of any frame (the suspended callers included)."""
 
     pc: int
     gas: int
     stack: tuple[int, ...]
     memory: bytes
-    refund: int
-    logs: tuple[tuple[bytes, tuple[int, ...], bytes], ...]
+    refund: int  # the transaction's running refund (every live frame and its successful children)
+    logs: tuple[tuple[bytes, tuple[int, ...], bytes], ...]  # every surviving log so far, in order
     world: tuple[tuple[Any, ...], ...] = ()  # py-evm's values of the journal keys touched so far
     load: tuple[Any, ...] | None = None  # a key this opcode touches first, with its values
+    frames: tuple[FrameSnap, ...] = ()  # the suspended callers, outermost first, then the running frame
+    touched: frozenset[bytes] = frozenset()  # py-evm's EIP-161 touched set so far (successful frames)
 
 
 Key = tuple[Any, ...]  # ("a", address) or ("s", address, slot)
@@ -94,6 +132,8 @@ def _view(state: Any, key: Key) -> tuple[Any, ...]:
 
 def _touch(op: int, stack: tuple[int, ...], address: bytes) -> Key | None:
     """The journal key an opcode needs (docs/fraud-proofs.md 2.4), None when it needs none."""
+    if op == 0xF1 and len(stack) >= 7 and not 1 <= stack[-2] & ((1 << 160) - 1) <= 0x11:
+        return ("a", (stack[-2] & ((1 << 160) - 1)).to_bytes(20, "big"))  # CALL's target (not a precompile)
     if op in (0x54, 0x55) and stack:
         return ("s", address, stack[-1])
     if op in (0x31, 0x3B, 0x3F) and stack:
@@ -103,56 +143,129 @@ def _touch(op: int, stack: tuple[int, ...], address: bytes) -> Key | None:
     return None
 
 
+def _stack_of(computation: Any) -> tuple[int, ...]:
+    return tuple(v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values)
+
+
+def _ok_children(computation: Any) -> list[Any]:
+    """The finished children of `computation` that did not fail, and theirs, recursively."""
+    out = []
+    for child in computation.children:
+        if not child.is_error:
+            out.append(child)
+            out.extend(_ok_children(child))
+    return out
+
+
 @dataclass
 class _Recorder:
     snaps: list[Snapshot] = field(default_factory=list)
-    next_pc: int = 0
     top: Any = None  # the top-frame computation
     keys: list[Key] = field(default_factory=list)  # journal keys in first-touch order
+    sender: bytes = b""
+    chain: list[Any] = field(default_factory=list)  # the live computations, top first
+    next_pc: dict[int, int] = field(default_factory=dict)
+    recs: dict[int, FrameRec] = field(default_factory=dict)
+    rd: dict[int, RdView] = field(default_factory=dict)  # each frame's return-data view
+    ends: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)  # RETURN / REVERT: memory, off, size
+    pending: dict[int, tuple[tuple[int, ...], int, int]] = field(default_factory=dict)  # CALL: args, snap, keys
+
+    def records(self, computation: Any) -> bool:
+        """Whether the trace follows `computation`: the top frame, and a callee of a followed frame's
+        CALL that has code (an account without code is done inside the CALL step, and the frames
+        of the refused call kinds are not followed)."""
+        depth = computation.msg.depth
+        if depth == 0 or id(computation) in self.recs:
+            return True
+        return (len(self.chain) == depth and id(self.chain[-1]) in self.pending
+                and len(computation.msg.code) > 0)  # fmt: skip
 
     def before(self, computation: Any) -> None:
         if self.top is None:
             self.top = computation
-        stack = tuple(v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values)
-        logs = tuple((bytes(a), tuple(t), bytes(d)) for _, a, t, d in computation._log_entries)
+        depth = computation.msg.depth
+        self.chain[depth:] = [computation]
+        ident = id(computation)
+        msg = computation.msg
+        if ident not in self.recs:
+            rec = FrameRec(bytes(msg.storage_address), bytes(msg.sender), msg.value, int(msg.is_static),
+                           bytes(msg.code), depth)  # fmt: skip
+            if depth:
+                args, snap, _ = self.pending[id(self.chain[depth - 1])]
+                rec = replace(rec, in_off=args[3], in_size=args[4], out_off=args[5], out_size=args[6],
+                              call_snap=snap)  # fmt: skip
+            self.recs[ident] = rec
+        stack = _stack_of(computation)
+        logs = tuple(
+            (bytes(a), tuple(t), bytes(d))
+            for _, a, t, d in sorted(e for c in self.chain for e in c.get_raw_log_entries())
+        )
+        refund = sum(c._gas_meter.gas_refunded + sum(ch.get_gas_refund() for ch in c.children if not ch.is_error)
+                     for c in self.chain)  # fmt: skip
+        touched = {self.sender} | {bytes(c.msg.storage_address) for c in self.chain}
+        for c in self.chain:
+            touched |= {bytes(ch.msg.storage_address) for ch in _ok_children(c)}
         state = computation.state
         world = tuple(_view(state, k) for k in self.keys)
-        code = bytes(computation.msg.code)
-        key = (
-            _touch(code[self.next_pc], stack, bytes(computation.msg.storage_address))
-            if self.next_pc < len(code)
-            else None
-        )
+        code = bytes(msg.code)
+        pc = self.next_pc.get(ident, 0)
+        key = _touch(code[pc], stack, bytes(msg.storage_address)) if pc < len(code) else None
         load = None
         if key is not None and key not in self.keys:
             self.keys.append(key)
             load = _view(state, key)
+        frames = tuple(
+            FrameSnap(id(c), c.code.program_counter, c._gas_meter.gas_remaining, _stack_of(c),
+                      bytes(c._memory._bytes), self.rd.get(id(c)))
+            for c in self.chain[:-1]
+        ) + (FrameSnap(ident, pc, computation._gas_meter.gas_remaining, stack, bytes(computation._memory._bytes),
+                       self.rd.get(ident)),)  # fmt: skip
         self.snaps.append(
-            Snapshot(
-                self.next_pc,
-                computation._gas_meter.gas_remaining,
-                stack,
-                bytes(computation._memory._bytes),
-                computation._gas_meter.gas_refunded,
-                logs,
-                world,
-                load,
-            )
-        )
+            Snapshot(pc, computation._gas_meter.gas_remaining, stack, bytes(computation._memory._bytes), refund,
+                     logs, world, load, frames, frozenset(touched))
+        )  # fmt: skip
 
     def after(self, computation: Any) -> None:
-        self.next_pc = computation.code.program_counter
+        self.next_pc[id(computation)] = computation.code.program_counter
+
+    def before_call(self, computation: Any) -> int:
+        """A CALL is about to run: its arguments for the callee's frame; returns the child count."""
+        self.pending[id(computation)] = (_stack_of(computation)[::-1][:7], len(self.snaps) - 1, len(self.keys))
+        return len(computation.children)
+
+    def after_call(self, computation: Any, children: int) -> None:
+        """The CALL returned: the caller's return-data view; a failed callee's first touches are undone
+        (its journal snapshot is restored, so they load again)."""
+        ident = id(computation)
+        del self.chain[computation.msg.depth + 1 :]
+        if len(computation.children) == children:  # no callee (insufficient balance, depth)
+            self.rd[ident] = None
+            return
+        child = computation.children[-1]
+        if child.is_error:
+            del self.keys[self.pending[ident][2] :]
+        del self.pending[ident]
+        end = self.ends.get(id(child))
+        self.rd[ident] = None if child.should_erase_return_data or end is None else end
 
 
 def _traced_class(base: Any, recorder: _Recorder) -> type:
     def wrap(op: int, fn: Any) -> Any:
         def traced(computation: Any) -> None:
-            top = computation.msg.depth == 0
-            if top:
-                recorder.before(computation)
+            if not recorder.records(computation):
+                fn(computation=computation)
+                return
+            recorder.before(computation)
+            if op in (0xF3, 0xFD):
+                args = _stack_of(computation)[::-1][:2]
+                if len(args) == 2:
+                    recorder.ends[id(computation)] = (bytes(computation._memory._bytes), args[0] if args[1] else 0,
+                                                      args[1])  # fmt: skip
+            children = recorder.before_call(computation) if op == 0xF1 else 0
             fn(computation=computation)
-            if top:
-                recorder.after(computation)
+            recorder.after(computation)
+            if op == 0xF1:
+                recorder.after_call(computation, children)
 
         return traced
 
@@ -331,6 +444,7 @@ def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, sp
     pre_root, db = bytes(state.state_root), state._account_db._raw_store_db
     recorder = _Recorder()
     recorder.keys = [("a", a) for a in dict.fromkeys((bytes(tx.sender), bytes(tx.to), coinbase))]
+    recorder.sender = bytes(tx.sender)
     state.computation_class = _traced_class(type(state).computation_class, recorder)
     try:
         builder.add(tx)
@@ -382,31 +496,74 @@ def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, sp
     touched = {tx_ctx.sender, tx_ctx.to}
     if recorder.snaps and _journal_of(db, pre_root, recorder.snaps[0].world, touched).root != entry.root:
         raise AssertionError("journal_at_frame_entry disagrees with py-evm's state at the first opcode")
+
+    def region_of(snap: Snapshot) -> bytes:
+        return b"".join(log_rlp(log) for log in snap.logs)
+
+    def buf_len_at(snap: Snapshot) -> int:
+        return logs_off + len(region_of(snap)) if snap.logs else raw_end
+
+    def journal_at(snap: Snapshot, with_load: bool = False) -> Journal:
+        return _journal_of(db, pre_root, snap.world, set(snap.touched) | touched, snap.load if with_load else None)
+
+    entries: dict[int, tuple[Frame, Journal, bytes]] = {}  # per frame: its Frame template, snapshot, snap bloom
+
+    def entered(ident: int) -> tuple[Frame, Journal, bytes]:
+        """The Frame fields fixed at entry (snapshot from the caller's snapshot before the CALL)."""
+        if ident not in entries:
+            rec = recorder.recs[ident]
+            if rec.depth == 0:
+                entries[ident] = (frame, entry, bytes(256))
+            else:
+                call = recorder.snaps[rec.call_snap]
+                snap_journal = journal_at(call, True)
+                target = AccountEntry.decode(snap_journal.get(account_key(rec.address)).payload)
+                snap_journal.update(target.key, replace(target, flags=target.flags | FLAG_WARM).encode())
+                snap_len = buf_len_at(call)
+                template = Frame(
+                    depth=rec.depth, kind=0, static=rec.static, address=rec.address, caller=rec.caller,
+                    value=rec.value, code=Code(rec.code).record.hash(), retOff=rec.out_off if rec.out_size else 0,
+                    retLen=rec.out_size, cdOff=rec.in_off if rec.in_size else 0, cdLen=rec.in_size,
+                    snapJournalRoot=snap_journal.root, snapJournalCount=snap_journal.count, snapRefund=call.refund,
+                    snapBufLen=snap_len, snapLogCount=len(call.logs), snapBloom=bloom_hash(call.logs),
+                )  # fmt: skip
+                entries[ident] = (template, snap_journal, bloom_bytes(call.logs))
+        return entries[ident]
+
     states = []
+    store = store0  # a reverted frame's logs stay in the store above `bufLen` (1.7): written, never undone
     for snap in recorder.snaps:
-        store, buf_len = store0, raw_end
         if snap.logs:
-            region = b"".join(log_rlp(log) for log in snap.logs)
-            store, buf_len = store0.write(logs_off, region), logs_off + len(region)
-        base = ExecState(
-            ms=ms,
-            frame=Frame.decode(frame.preimage()).replace(pc=snap.pc, gas=snap.gas, memWords=len(snap.memory) // 32),
-            tx=tx_ctx.replace(refund=snap.refund, logCount=len(snap.logs), bloom=bloom_hash(snap.logs)),
-            block=block,
-            acc=acc0.replace(bufRoot=store.root, bufLen=buf_len),
-            code=code,
-            stack=snap.stack,
-            memory=Buf.of_bytes(MEM_DEPTH, snap.memory),
-            store=store,
-            chain=chain,
-            journal=_journal_of(db, pre_root, snap.world, touched),
-            world_db=db,
-            snap_journal=entry,
-            tx_bloom=bloom_bytes(snap.logs),
-        )
+            store = store.write(logs_off, region_of(snap))
+        buf_len = buf_len_at(snap)
+        journal = journal_at(snap)
+        tx_now = tx_ctx.replace(refund=snap.refund, logCount=len(snap.logs), bloom=bloom_hash(snap.logs))
+        acc_now = acc0.replace(bufRoot=store.root, bufLen=buf_len)
+        shared = dict(ms=ms, tx=tx_now, block=block, acc=acc_now, store=store, chain=chain,
+                      journal=journal, world_db=db, tx_bloom=bloom_bytes(snap.logs))  # fmt: skip
+        frames: list[ExecState] = []
+        caller_memory: Buf | None = None
+        for fs in snap.frames:
+            template, snap_journal, snap_bloom = entered(fs.comp)
+            memory = Buf.of_bytes(MEM_DEPTH, fs.memory)
+            rd_source = Buf.of_bytes(MEM_DEPTH, fs.rd[0]) if fs.rd is not None else None
+            fr = template.replace(
+                parent=frames[-1].committed_frame().hash() if frames else ZERO32, pc=fs.pc, gas=fs.gas,
+                memWords=len(fs.memory) // 32, rdRoot=rd_source.root if rd_source is not None else ZERO32,
+                rdOff=fs.rd[1] if fs.rd is not None else 0, rdLen=fs.rd[2] if fs.rd is not None else 0,
+            )  # fmt: skip
+            if caller_memory is not None:
+                fr = fr.replace(cdRoot=caller_memory.root)
+            frames.append(ExecState(
+                frame=fr, code=Code(recorder.recs[fs.comp].code), stack=fs.stack, memory=memory,
+                cd_source=caller_memory, rd_source=rd_source, snap_journal=snap_journal, snap_bloom=snap_bloom,
+                parents=tuple(frames), **shared,
+            ))  # fmt: skip
+            caller_memory = memory
+        base = frames[-1]
         states.append(base)
         if snap.load is not None:  # the LOAD step's post-state, then the opcode runs from it
-            states.append(replace(base, journal=_journal_of(db, pre_root, snap.world, touched, snap.load), _cache={}))
+            states.append(replace(base, journal=journal_at(snap, True), _cache={}))
     return Trace(
         raw,
         states,

@@ -151,10 +151,9 @@ def proof_sections(trace: BlockTrace, j: int) -> list[Section]:
     """The labelled parts of the proof of step `j` (pre-state `trace.state(j)`)."""
     m, g = trace.machine(j), trace.game
     assert g is not None
-    if j < trace.steps:
-        packer = kind_proofs.provers().get(trace.step_kind(j))
-        if packer is not None:
-            return packer(trace, j)
+    packer = kind_proofs.provers().get(trace.step_kind(j))  # past the end: "IDENTITY" (block_proofs)
+    if packer is not None:
+        return packer(trace, j)
     if m.phase == CLAIM:
         sections = identity_sections(m)
         if claim_step_is_identity(m, g):

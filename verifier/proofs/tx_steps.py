@@ -507,6 +507,8 @@ def tx_setup(m: Machine, w: SetupWitness, g: Game) -> Machine:
             if address not in PRECOMPILES:
                 _warm(j, address)
         else:
+            if address in PRECOMPILES:  # precompiles are never journalled: nothing to hold the slot
+                raise Unsupported("PRECOMPILE_SLOT")
             key = slot_key(address, slot)
             entry = SlotEntry.decode(j.get(key).payload)
             j.update(key, replace(entry, warm=True).encode())
@@ -526,9 +528,11 @@ class CallWitness:
 def tx_call(m: Machine, w: CallWitness, g: Game, world_db: Any = None) -> Machine:
     """Value transfer; an account without code succeeds at once (phase TX_END), else the top frame
     is pushed (phase EXEC: `gas = gasLimit - intrinsic`, calldata = the store's data range, code
-    from the oracle, snapshot = the journal after the transfer)."""
+    from the oracle, snapshot = the journal *before* the transfer: a reverting call gives the
+    value back, as py-evm's message snapshot does; the warm flags of TX_START / TX_SETUP stay)."""
     tx, acc = m.tx, m.acc
     assert tx is not None and acc is not None and tx.setup == SETUP_CALL
+    snap = m.journal
     j = m.journal.copy()
     sender = account(j, tx.sender)
     if sender.balance < tx.value:
@@ -545,13 +549,13 @@ def tx_call(m: Machine, w: CallWitness, g: Game, world_db: Any = None) -> Machin
     code = Code(w.code)
     frame = Frame(depth=0, kind=0, static=0, address=tx.to, caller=tx.sender, value=tx.value,
                   code=code.record.hash(), gas=tx.gasLimit - tx.intrinsic, cdRoot=ZERO32, cdOff=tx.dataOff,
-                  cdLen=tx.dataLen, snapJournalRoot=j.root, snapJournalCount=j.count, snapRefund=tx.refund,
+                  cdLen=tx.dataLen, snapJournalRoot=snap.root, snapJournalCount=snap.count, snapRefund=tx.refund,
                   snapBufLen=raw_end, snapLogCount=0, snapBloom=EMPTY_BLOOM_HASH)
     assert m.entry is not None and m.block is not None
     ms = MachineState(phase=EXEC, cursor=m.cursor.hash(), entry=m.entry.hash(), worldRoot=m.world_root)
     st = ExecState(ms=ms, frame=frame, tx=tx, block=m.block, acc=acc.commitment(), code=code, stack=(),
                    memory=Buf(MEM_DEPTH), store=acc.store, chain=Chain(g.chain_id, g.gas_limit, g.coinbase),
-                   journal=j, world_db=world_db, snap_journal=j.copy())
+                   journal=j, world_db=world_db, snap_journal=snap.copy())
     return m.replace(phase=EXEC, journal=j, tx=tx, exec=st)
 
 

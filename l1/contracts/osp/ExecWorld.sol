@@ -73,6 +73,7 @@ contract ExecWorld {
         uint256 op = s.op;
         if (op == 0x54 || op == 0x55) return (address(uint160(s.fr.rd(Packed.F_ADDRESS, 20))), s.items[0], true);
         if (op == 0x47) return (address(uint160(s.fr.rd(Packed.F_ADDRESS, 20))), 0, false);
+        if (op == 0xf1) return (address(uint160(s.items[1])), 0, false); // CALL's target (ExecCall)
         return (address(uint160(s.items[0])), 0, false);
     }
 

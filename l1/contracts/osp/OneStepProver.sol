@@ -7,6 +7,7 @@ import {OpTable} from "./OpTable.sol";
 import {Packed} from "./Packed.sol";
 import {ExecBase} from "./ExecBase.sol";
 import {ExecWorld} from "./ExecWorld.sol";
+import {ExecCall} from "./ExecCall.sol";
 import {ExecTx} from "./ExecTx.sol";
 import {IPhaseStep} from "./IPhaseStep.sol";
 import {CodeOracle} from "../CodeOracle.sol";
@@ -22,7 +23,8 @@ import {CodeOracle} from "../CodeOracle.sol";
 ///         Deployment (6.1): the step contracts are deployed on their own, before the prover, and
 ///         their addresses passed to its constructor (creating them here put the prover's
 ///         initcode at the 48 KiB EIP-3860 limit). Two kinds:
-///         - the EXEC helpers `world` (ExecWorld: world-state opcodes, reads the code oracle) and
+///         - the EXEC helpers `world` (ExecWorld: world-state opcodes, reads the code oracle),
+///           `calls` (ExecCall: CALL and the end of inner frames, reads the code oracle) and
 ///           `txSteps` (ExecTx: IDENTITY and COMMIT), called with decoded parts of the step;
 ///         - one `IPhaseStep` per `MachineState` phase, `phaseSteps[phase]`, handed `(pre, proof)`
 ///           as is: TX_END (6) is ExecTxEnd. A phase whose slot is zero reverts
@@ -48,6 +50,8 @@ contract OneStepProver is IOneStepProver {
     ExecWorld public immutable world;
     /// @notice The tx-level steps (ExecTx.sol: IDENTITY, COMMIT), deployed before this contract.
     ExecTx public immutable txSteps;
+    /// @notice CALL and the end of inner frames (ExecCall.sol), deployed before this contract.
+    ExecCall public immutable calls;
     uint256 public immutable chainId;
     uint256 public immutable gasLimit;
     address public immutable coinbase;
@@ -65,6 +69,7 @@ contract OneStepProver is IOneStepProver {
     /// @param codeOracle_ the code oracle (D4) EXTCODESIZE reads; frames' code records come from it
     /// @param world_ an ExecWorld deployed with `codeOracle_`
     /// @param txSteps_ an ExecTx
+    /// @param calls_ an ExecCall deployed with `codeOracle_`
     /// @param phaseSteps_ the IPhaseStep of each phase (index = phase), zero for none: [6] ExecTxEnd;
     ///        [0] the block-claim steps (IOneStepProver), zero: ExecTx.identity
     constructor(
@@ -74,9 +79,11 @@ contract OneStepProver is IOneStepProver {
         CodeOracle codeOracle_,
         ExecWorld world_,
         ExecTx txSteps_,
+        ExecCall calls_,
         address[PHASES] memory phaseSteps_
     ) {
         if (address(world_.codeOracle()) != address(codeOracle_)) revert MisWired("codeOracle");
+        if (address(calls_.codeOracle()) != address(codeOracle_)) revert MisWired("calls");
         if (address(txSteps_).code.length == 0) revert MisWired("txSteps");
         if (phaseSteps_[EXEC] != address(0) || phaseSteps_[COMMIT] != address(0)) {
             revert MisWired("phaseSteps");
@@ -90,6 +97,7 @@ contract OneStepProver is IOneStepProver {
         codeOracle = codeOracle_;
         world = world_;
         txSteps = txSteps_;
+        calls = calls_;
         phaseSteps = phaseSteps_;
     }
 
@@ -160,8 +168,13 @@ contract OneStepProver is IOneStepProver {
         if (flags & 2 == 0) revert Unsupported(OpTable.name(s.op));
         s.pops = pops;
         _readStack(s, proof, need);
-        // (3) a world-state opcode whose account or slot is absent from the journal: LOAD first
-        if (_isWorld(s.op)) {
+        if (s.op == 0xf1) {
+            // CALL: a value in a static frame halts before any gas; precompiles are not journalled
+            if (s.items[2] != 0 && s.fr.rd(Packed.F_STATIC, 1) != 0) return _endTop(s, proof, false, true);
+            if (uint160(s.items[1]) >= 1 && uint160(s.items[1]) <= 0x11) revert Unsupported("PRECOMPILE_CALL");
+        }
+        // (3) a world-state opcode (or CALL) whose account or slot is absent from the journal: LOAD first
+        if (_isWorld(s.op) || s.op == 0xf1) {
             (bool loaded, bytes32 post, ExecBase.S memory next) = world.load(s, proof);
             if (loaded) return post;
             s = next;
@@ -236,6 +249,8 @@ contract OneStepProver is IOneStepProver {
             (off, size) = (s.items[0], s.items[1]);
             cost += 375 * (op - 0xa0);
             if (size < 1 << 64) cost += 8 * size;
+        } else if (op == 0xf1) {
+            return _callMemCost(s, cost);
         }
         if (size == 0) return (cost, newWords);
         if (off >= 1 << 64 || size >= 1 << 64) return (type(uint128).max, newWords);
@@ -244,6 +259,19 @@ contract OneStepProver is IOneStepProver {
             cost += _memCost(words) - _memCost(newWords);
             newWords = words;
         }
+    }
+
+    /// @dev CALL's memory expansion over its input and output areas (py-evm extends both).
+    function _callMemCost(ExecBase.S memory s, uint256 cost) private pure returns (uint256, uint256 words) {
+        words = s.memWords;
+        for (uint256 i = 3; i < 7; i += 2) {
+            (uint256 off, uint256 size) = (s.items[i], s.items[i + 1]);
+            if (size == 0) continue;
+            if (off >= 1 << 64 || size >= 1 << 64) return (type(uint128).max, s.memWords);
+            uint256 w = (off + size + 31) / 32;
+            if (w > words) words = w;
+        }
+        return (cost + _memCost(words) - _memCost(s.memWords), words);
     }
 
     function _memCost(uint256 words) private pure returns (uint256) {
@@ -255,6 +283,10 @@ contract OneStepProver is IOneStepProver {
         uint256[] memory it = s.items;
         uint256 r;
         if (op == 0x00) return _endTop(s, proof, true, false);
+        if (op == 0xf1) {
+            (bool halted, bytes32 post, ExecBase.S memory next) = calls.call(s, proof);
+            return halted ? _endTop(next, proof, false, true) : post;
+        }
         if (_isWorld(op) || (op >= 0xa0 && op <= 0xa4)) {
             bool ok;
             (ok, r, s) = world.run(s, proof);
@@ -507,9 +539,10 @@ contract OneStepProver is IOneStepProver {
     /// @dev Frame end of the top frame (STOP, RETURN, REVERT, exceptional halt) -> phase TX_END.
     ///      The ended frame keeps its pc; gas is what is left (0 on an exceptional halt), the
     ///      output is the view (memRoot, off, size); failure restores the frame's snapshot.
-    function _endTop(ExecBase.S memory s, bytes calldata proof, bool success, bool exceptional) private pure returns (bytes32) {
+    ///      A frame with a parent resumes it instead (FRAME_RETURN, ExecCall).
+    function _endTop(ExecBase.S memory s, bytes calldata proof, bool success, bool exceptional) private view returns (bytes32) {
         bytes memory fr = s.fr;
-        if (fr.rd32(Packed.F_PARENT) != 0) revert Unsupported("FRAME_RETURN");
+        if (fr.rd32(Packed.F_PARENT) != 0) return calls.frameReturn(s, proof, success, exceptional);
         bytes memory t = ExecBase.loadTx(s, proof);
         bytes memory a = ExecBase.loadAcc(s, proof);
         t.wr(Packed.T_STATUS, 1, (t.rd(Packed.T_STATUS, 1) & 0xfe) | (success ? 1 : 0));
