@@ -27,6 +27,7 @@ from l1.deploy import Deployment
 from l1.dispute_agent import AgentConfig, DisputeAgent, Level2Source
 from l1.dispute_claims import LevelOneClaims
 from l1.dispute_game import DisputeGameBinding
+from l1.dispute_level2 import level2_source
 from l1.inbox_reader import InboxReader
 from l1.transactions import L1Transactor
 from l2.output_root import output_root_at
@@ -166,22 +167,22 @@ def make_defender(
 ) -> DisputeAgent | None:
     """The dispute agent defending the proposer's assertions (None when no DisputeGame is deployed).
 
-    `level2`: where level-2 traces come from. The trace is built in `verifier.proofs`, which the
-    proposer may not import, so `rollup proposer` passes None: its defender plays level 1 and
-    alerts at level 2 ("level-2 trace not built"); the verifier defends at level 2 only games it
-    is a party to. An embedding process may inject a source."""
+    It plays both levels: level 2 from `level2`, by default the traces of the proposer's own chain
+    (`l1.dispute_level2`, proofs checked with the deployed prover, oracle records registered from
+    the proposer's key), so a lone proposer wins a griefer's game by a one-step proof."""
     address = deployment.contracts.get("DisputeGame")
     if not address:
         return None
-    rollup = RollupBinding(transactor.w3, deployment.contracts["Rollup"])
+    w3 = transactor.w3
+    claims = LevelOneClaims(replayer, InboxReader(w3, deployment, confirmations=0))
     return DisputeAgent(
         replayer,
-        LevelOneClaims(replayer, InboxReader(transactor.w3, deployment, confirmations=0)),
-        rollup,
-        InboxBinding(transactor.w3, deployment.contracts["Inbox"]),
-        DisputeGameBinding(transactor.w3, address),
+        claims,
+        RollupBinding(w3, deployment.contracts["Rollup"]),
+        InboxBinding(w3, deployment.contracts["Inbox"]),
+        DisputeGameBinding(w3, address),
         transactor,
         deployment.l1_start_block_number,
         AgentConfig(challenge=False),
-        level2,
+        level2 if level2 is not None else level2_source(w3, deployment, replayer, claims, transactor),
     )

@@ -7,7 +7,7 @@ runs the TEST-ONLY LIAR below (its own key, the proposer's transactor): it defen
 root with honest claims before the disputed block and lies from there on, and at level 2 with
 the honest trace of that block up to a chosen step `j*` (a plain opcode of an ERC-20 transfer)
 and `H(state || "lie")` from `j*` on, ending at its wrong block claim. The honest verifier
-(`verifier.service`, with its dispute agent and `verifier.dispute.ProofsLevel2Source`) opens the
+(`verifier.service`, with its dispute agent and `l1.dispute_level2.ProofsLevel2Source`) opens the
 game on its own, bisects blocks then steps, and proves step `j* - 1 -> j*` with `proveStep`.
 
 Who proves the single step is fixed by the arity and the position of the first wrong step
@@ -51,12 +51,12 @@ from l1.deploy import Deployment, DeployParams
 from l1.dispute_agent import AgentConfig, DisputeAgent, StepContext, Unprovable
 from l1.dispute_claims import LevelOneClaims
 from l1.dispute_game import DisputeGameBinding, GameStatus, K, block_claim, cursor, segment_bounds, segment_count
+from l1.dispute_level2 import UNSUPPORTED_SELECTOR, BlockTraceAdapter, ProofsLevel2Source, ProverCheck
 from l1.inbox_reader import InboxReader
+from l1.proofs.prover import GameContext, step_calldata
 from l1.transactions import L1Transactor
 from l2.chain import L2Chain
 from l2.replay import Replayer
-from verifier.dispute import UNSUPPORTED_SELECTOR, BlockTraceAdapter, ProofsLevel2Source, ProverCheck
-from verifier.proofs.prover import GameContext, step_calldata
 
 BOND = 10**17
 BURN_BPS = 5_000
@@ -437,7 +437,7 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
         else:
             honest2 = _honest_source(w3, deployment, replayer,
                                      LevelOneClaims(replayer, InboxReader(w3, deployment, confirmations=0)))
-            agent = make_defender(deployment, replayer, transactor, level2=honest2)  # the asserter's key
+            agent = make_defender(deployment, replayer, transactor)  # `rollup proposer`'s own defender
             assert agent is not None
             gchain = L2Chain.open(workdir / "griefer", spec, map_size=1 << 30)
             p.chains.append(gchain)

@@ -20,8 +20,7 @@ ones (positions past a side's T are that side's final claim: `Level2Trace.state`
 one-step segment it proves step lo -> lo+1 (`proveStep`, whose `pre` the contract reads from the
 picked segment's start). A step the source cannot prove yet (`Unprovable`) is an alert: nothing
 is sent and the game is lost on time, the honest outcome while a step is unsupported
-(docs/fraud-proofs.md 4.5). Without a source (the proposer today: the trace lives in
-`verifier.proofs`, which it may not import) or without a trace for the block, the game is
+(docs/fraud-proofs.md 4.5). Without a source (an agent built with none) or without a trace for the block, the game is
 counted (`AgentStats.level2_needed`) and logged ("level-2 trace not built"); the agent never
 makes states up, it lets its clock run.
 

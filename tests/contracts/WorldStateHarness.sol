@@ -5,7 +5,7 @@ import {Journal} from "l1/contracts/osp/Journal.sol";
 import {WorldState} from "l1/contracts/osp/WorldState.sol";
 
 /// @notice Test-only: exposes the WorldState library (LOAD_ACCOUNT, LOAD_SLOT, COMMIT steps) over
-///         journal proofs encoded as verifier/proofs/journal.py does
+///         journal proofs encoded as l1/proofs/journal.py does
 ///         (tests/integration/test_osp_world_state.py).
 contract WorldStateHarness {
     struct Journ {

@@ -15,10 +15,9 @@ to prove the single step (`side_that_proves`). The honest verifier (its service 
 agent) opens the game on its own, bisects, and proves step j* - 1 -> j* on L1.
 
 The second test runs a griefing challenger (the same liar as a challenger) against an honest
-assertion. Its honest defender is a dispute agent with the ASSERTER's key (the proposer's) and
-the verifier's level-2 source: the proposer's own defender (`rollup proposer`) cannot play level
-2, since the proposer must not import `verifier/` (docs/verifier.md); an embedding process may
-inject a source (`batcher.proposer.make_defender(level2=...)`), which is what this test does.
+assertion. Its honest defender is the proposer's own (`batcher.proposer.make_defender`, what
+`rollup proposer` runs): the ASSERTER's key, level 2 played from the proposer's own chain
+(`l1.dispute_level2`), no verifier involved.
 """
 
 from __future__ import annotations

@@ -88,6 +88,15 @@ class Env:
         self.nonce += 1
         return bytes(USER.sign_transaction(tx).raw_transaction)
 
+    def creation(self) -> bytes:
+        """A contract-creation transaction (init code returning one byte of code): the level-2
+        tracer refuses such a block by name (docs/fraud-proofs.md 6.4)."""
+        init = bytes.fromhex("600160005360016000f3")  # MSTORE8(0, 1); RETURN(0, 1)
+        tx = {"chainId": 901, "nonce": self.nonce, "value": 0, "data": init, "gas": 100_000,
+              "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 1, "type": 2}
+        self.nonce += 1
+        return bytes(USER.sign_transaction(tx).raw_transaction)
+
     def post(self, messages: list[Message], delayed_read: int | None = None) -> None:
         inbox = self.inbox
         read = inbox.delayed_read() if delayed_read is None else delayed_read
@@ -381,10 +390,13 @@ def test_verifier_killed_mid_game_resumes_and_wins(env: Env, caplog: pytest.LogC
 
 
 @pytest.mark.slow
-def test_a_one_block_segment_is_reported_and_not_played(env: Env, caplog: pytest.LogCaptureFixture):
-    """Level 2 is not built: at a one-block segment the agent alerts and posts nothing made up."""
+def test_a_one_block_segment_is_played_at_level_2_or_reported(env: Env, caplog: pytest.LogCaptureFixture):
+    """At a one-block segment the proposer's own defender plays level 2 from its chain; a block its
+    tracer cannot trace (a contract creation) is an alert, and nothing made up is posted."""
     w3, game, rollup = env.w3, env.game, env.rollup
-    env.post(env.blocks(3))
+    messages = env.blocks(3)
+    messages.insert(1, L2Tx(env.creation()))  # in block 1, the block of the first one-block segment
+    env.post(messages)
     proposer, pchain = env.proposer("proposer")
     try:
         proposer.tick()
@@ -397,6 +409,7 @@ def test_a_one_block_segment_is_reported_and_not_played(env: Env, caplog: pytest
         stats = proposer.agent.stats  # type: ignore[union-attr]
         assert stats.level2_needed == 1 and stats.moves == 0  # counted once per game, however many rounds
         assert "level-2 trace not built" in caplog.text and "one-block segment [0, 1]" in caplog.text
+        assert "level-2 trace of L2 block 1 failed" in caplog.text  # the tracer refused the creation by name
         assert len(game.dissections(game_id)) == 1  # only the griefer's opening
         assert game.game(game_id).to_move == PROPOSER.address
         assert stats.clocks[game_id] > 0  # the clock is gauged while it runs

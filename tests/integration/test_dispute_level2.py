@@ -3,7 +3,7 @@
 What is real: anvil, the real Rollup and DisputeGame, two real `DisputeAgent`s (own keys, own
 LMDB, own L1 transactors) that discover the game, move, prove, time out and withdraw by
 themselves. What is synthetic, so that the game play is tested on its own (the real block
-trace, `verifier.proofs`, is tested where it is built):
+trace, `l1.proofs`, is tested where it is built):
 
 - `SyntheticClaims`: each side's level-1 block claims (the honest and the bad chain agree up to
   block b* - 1);
@@ -499,7 +499,7 @@ def test_a_dishonest_proof_is_refused_and_the_honest_side_wins_on_time(env: Env)
 
 
 class FakeBlockTrace:
-    """verifier.proofs.block_machine.BlockTrace's build and states, made up."""
+    """l1.proofs.block_machine.BlockTrace's build and states, made up."""
 
     built: list[tuple[Any, ...]] = []
 
@@ -526,23 +526,19 @@ class FakeClaims:
 
 
 def test_verifier_source_adapts_the_block_trace_api(monkeypatch: pytest.MonkeyPatch):
-    import sys
     import types
 
-    from verifier.dispute import ProofsLevel2Source
+    from l1 import dispute_level2
+    from l1.dispute_level2 import ProofsLevel2Source
 
     source = ProofsLevel2Source(replayer=types.SimpleNamespace(chain="chain"), reader="reader",  # type: ignore[arg-type]
                                 claims=FakeClaims())  # type: ignore[arg-type]
-    monkeypatch.setitem(sys.modules, "verifier.proofs.block_machine", None)  # not built: ImportError
-    assert source.trace(StepContext(7, 2, 1000)) is None
-    module = types.ModuleType("verifier.proofs.block_machine")
-    module.BlockTrace = FakeBlockTrace  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "verifier.proofs.block_machine", module)
+    monkeypatch.setattr(dispute_level2, "BlockTrace", FakeBlockTrace)
     trace = source.trace(StepContext(7, 2, 1000))
     assert trace is not None and FakeBlockTrace.built[-1] == (7, 2, (6, 0, 2))  # start: the cursor after block 6
     assert source.trace(StepContext(1, 2, 1000)) is not None and FakeBlockTrace.built[-1] == (1, 2, (0, 0, 0))
     assert trace.steps == 5 and trace.state(0) == h("state", 0)
     assert trace.state(9) == trace.state(5) == h("state", 5)  # past T: the final claim
-    # Proofs come from verifier.proofs.tx_proofs.proof_for on a real trace: tested in
+    # Proofs come from l1.proofs.tx_proofs.proof_for on a real trace: tested in
     # tests/integration/test_osp_tx_steps.py and end to end in tests/e2e/test_dispute_onestep.py.
     assert source.trace(StepContext(13, 2, 1000)) is None  # the tracer failed on this block

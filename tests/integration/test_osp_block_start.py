@@ -30,6 +30,12 @@ from l1.anvil import Anvil
 from l1.artifacts import load_artifact
 from l1.bindings import DelayedInboxBinding, InboxBinding
 from l1.deploy import Deployment, DeployParams, deploy
+from l1.proofs import block_proofs
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import SYS
+from l1.proofs.prover import GameContext, step_calldata
+from l1.proofs.steps import Section
+from l1.proofs.tx_proofs import Unsupported, proof_for, proof_sections
 from l2.chain import L2Chain
 from l2.deposits import Deposit
 from l2.derivation import InboxBatch, QueuedDeposit, batch_messages
@@ -37,12 +43,6 @@ from l2.messages import BlockStart, Delayed, L2Tx, Message, merkle_proof, messag
 from l2.spec import ChainSpec
 from tests.integration.test_osp_exec import DEV_KEY, UNSUPPORTED_SELECTOR, call_batch
 from tests.unit.test_block_trace import Harness, Source, transfers
-from verifier.proofs import block_proofs
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import SYS
-from verifier.proofs.prover import GameContext, step_calldata
-from verifier.proofs.steps import Section
-from verifier.proofs.tx_proofs import Unsupported, proof_for, proof_sections
 
 CHAIN_ID = 901
 BAD_ROOT = b"\x22" * 32

@@ -24,6 +24,12 @@ from eth_hash.auto import keccak
 
 from bench.workloads import Key, Workload, sign
 from l1.anvil import Anvil
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import EXEC, TX_END
+from l1.proofs.prover import GameContext, step_calldata
+from l1.proofs.steps import ExecState, Unsupported, step, step_sections
+from l1.proofs.tracer import Checked, Trace, check, commit_root, trace_transaction
+from l1.proofs.tx_proofs import proof_for
 from l2.chain import L2Chain
 from l2.messages import BlockStart, L2Tx
 from l2.spec import ChainSpec, GenesisAccount
@@ -38,12 +44,6 @@ from tests.integration.test_osp_exec import (
     p,
 )
 from tests.unit.test_block_trace import Harness, Source
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import EXEC, TX_END
-from verifier.proofs.prover import GameContext, step_calldata
-from verifier.proofs.steps import ExecState, Unsupported, step, step_sections
-from verifier.proofs.tracer import Checked, Trace, check, commit_root, trace_transaction
-from verifier.proofs.tx_proofs import proof_for
 
 CHAIN_ID = 901
 CALL, GAS = 0xF1, 0x5A

@@ -28,17 +28,17 @@ from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address,
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
 from l1.deploy import deploy_onestep
+from l1.proofs.buf import MEM_DEPTH, Buf
+from l1.proofs.commitments import EXEC, TX_END, BlockAcc, BlockCtx, Code, Frame, MachineState, TxCtx
+from l1.proofs.optable import OPS
+from l1.proofs.prover import GameContext, step_calldata
+from l1.proofs.steps import Chain, ExecState, Unsupported, step_sections
+from l1.proofs.tracer import Checked, Trace, check, commit_root, trace_transaction
 from l2.chain import L2Chain
 from l2.deposits import Deposit, DepositTransaction
 from l2.spec import ChainSpec, GenesisAccount
 from l2.transactions import decode_transaction
 from l2.types import BlockAttributes, L1Origin
-from verifier.proofs.buf import MEM_DEPTH, Buf
-from verifier.proofs.commitments import EXEC, TX_END, BlockAcc, BlockCtx, Code, Frame, MachineState, TxCtx
-from verifier.proofs.optable import OPS
-from verifier.proofs.prover import GameContext, step_calldata
-from verifier.proofs.steps import Chain, ExecState, Unsupported, step_sections
-from verifier.proofs.tracer import Checked, Trace, check, commit_root, trace_transaction
 
 CHAIN_ID = 901
 DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -534,8 +534,8 @@ def test_erc20_journal_commits_in_solidity(traces: dict[str, Trace], anvil: Anvi
     call per step on anvil, ends on py-evm's post-state root; the COMMIT pending hash agrees."""
     import json
 
-    from verifier.proofs.tracer import _Overlay, settle
-    from verifier.proofs.world_state import commit_steps
+    from l1.proofs.tracer import _Overlay, settle
+    from l1.proofs.world_state import commit_steps
 
     w3 = anvil.w3
     artifact = json.loads(WORLD_STATE_HARNESS.read_text())

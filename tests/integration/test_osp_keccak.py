@@ -2,7 +2,7 @@
 
 A long hash is absorbed one 136-byte block per micro-step with the 200-byte state carried between
 calls (docs/fraud-proofs.md D6, 1.8 op SPONGE): here every block is a separate eth_call on anvil,
-each intermediate state must equal verifier/proofs/sponge.py's, and the last digest must be
+each intermediate state must equal l1/proofs/sponge.py's, and the last digest must be
 keccak256 of the message. Also measures the gas of one keccak-f[1600] permutation.
 """
 
@@ -20,8 +20,8 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 from l1.anvil import Anvil
+from l1.proofs import sponge
 from l2.devkeys import DEV_ACCOUNTS
-from verifier.proofs import sponge
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "contracts" / "artifacts"
 DEPLOYER = Account.from_key(DEV_ACCOUNTS[0][1])

@@ -1,5 +1,5 @@
 """MPT read / update / delete from a proof (l1/contracts/osp/MptUpdate.sol on anvil, proofs from
-verifier/proofs/mpt.py): the new root always equals the `trie` package's, on random tries with
+l1/proofs/mpt.py): the new root always equals the `trie` package's, on random tries with
 short keys (inline nodes everywhere) and secure 32-byte keys, every node shape included; corrupted
 proofs are refused; gas per proof node measured on a 10k-account trie."""
 
@@ -18,7 +18,7 @@ from trie import HexaryTrie
 from web3.exceptions import ContractLogicError
 
 from l1.anvil import Anvil
-from verifier.proofs.mpt import (
+from l1.proofs.mpt import (
     EMPTY_ROOT,
     MptWrite,
     account_path,

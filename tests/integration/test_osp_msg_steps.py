@@ -2,7 +2,7 @@
 through the deployed `OneStepProver` (ExecMsg wired as `phaseSteps[IDLE]` and reached for phase
 TX_LOAD through that phase's slot), with the bytes of every sponge block bound by the
 `PreimageOracle` (docs/fraud-proofs.md 2.1, 2.2, 3.2, 16); proofs by `tx_proofs.proof_for`
-(routed to `verifier.proofs.msg_proofs`).
+(routed to `l1.proofs.msg_proofs`).
 
 Blocks: ETH transfers (one of them sized so that `0x01 ++ raw` is a multiple of 136 bytes: an
 empty final TX_LOAD block), an ERC-20 block with deposits placed by `Delayed` messages (one of
@@ -31,6 +31,13 @@ from l1 import deploy as l1_deploy
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
 from l1.dispute_agent import StepContext
+from l1.dispute_level2 import CODE_NOT_REGISTERED, BlockTraceAdapter, ProverCheck, Registrar, codes_for
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import IDLE, TRIE, TX_LOAD
+from l1.proofs.msg_proofs import KINDS, block_root, msg_proof, msg_sections, preimages_for
+from l1.proofs.steps import Section
+from l1.proofs.tx_proofs import machine_state, proof_for
+from l1.proofs.tx_steps import deposit_message_hash
 from l1.transactions import L1Transactor, TransactorConfig
 from l2.chain import L2Chain
 from l2.devkeys import DEV_ACCOUNTS
@@ -40,13 +47,6 @@ from tests.integration.test_dispute_level2 import TEST_ARTIFACTS
 from tests.integration.test_osp_exec import DEV_KEY, UNSUPPORTED_SELECTOR, _deploy, call_batch
 from tests.integration.test_osp_tx_steps import _call, corruptions
 from tests.unit.test_block_trace import Harness, Source, transfers
-from verifier.dispute import CODE_NOT_REGISTERED, BlockTraceAdapter, ProverCheck, Registrar, codes_for
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import IDLE, TRIE, TX_LOAD
-from verifier.proofs.msg_proofs import KINDS, block_root, msg_proof, msg_sections, preimages_for
-from verifier.proofs.steps import Section
-from verifier.proofs.tx_proofs import machine_state, proof_for
-from verifier.proofs.tx_steps import deposit_message_hash
 
 CHAIN_ID = 901
 SELECTOR = keccak(b"step(bytes32,bytes)")[:4]
@@ -464,7 +464,7 @@ def test_oracle_register_gas(anvil: Anvil, oracle: str) -> None:
 
 
 def test_agent_registers_what_a_step_reads_before_proving(traces: dict[str, BlockTrace], anvil: Anvil) -> None:
-    """`verifier.dispute.BlockTraceAdapter.proof` with a `Registrar`, over a fresh deployment with
+    """`l1.dispute_level2.BlockTraceAdapter.proof` with a `Registrar`, over a fresh deployment with
     empty oracles: each step's preimage is registered (once: the steps of one transaction or one
     deposit share a record), then the prover's check passes and the proof is proof_for's;
     asked again, nothing is sent. A TX_CALL into the token registers the token's code in the

@@ -23,8 +23,8 @@ from web3 import Web3
 from web3.contract import Contract
 
 from l1.anvil import Anvil
+from l1.proofs import stacktrie as st
 from l2.devkeys import DEV_ACCOUNTS
-from verifier.proofs import stacktrie as st
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "contracts" / "artifacts"
 DEPLOYER = Account.from_key(DEV_ACCOUNTS[0][1])

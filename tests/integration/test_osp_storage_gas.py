@@ -1,5 +1,5 @@
 """SLOAD / SSTORE gas and refunds of the one-step prover (l1/contracts/osp/StorageGas.sol on anvil,
-its twin verifier/proofs/storage_gas.py) against py-evm's Prague opcodes run on a real py-evm
+its twin l1/proofs/storage_gas.py) against py-evm's Prague opcodes run on a real py-evm
 state with the slot's original and current values and its warm flag set up."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from l1.anvil import Anvil
-from verifier.proofs.storage_gas import SstoreCost, sload_gas, sstore_gas
+from l1.proofs.storage_gas import SstoreCost, sload_gas, sstore_gas
 
 ARTIFACT = Path(__file__).resolve().parents[1] / "contracts" / "artifacts" / "StorageGasHarness.json"
 CONTRACT = b"\x11" * 20

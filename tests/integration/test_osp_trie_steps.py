@@ -1,7 +1,7 @@
 """The block-end steps of the one-step prover on whole block traces, verified on anvil
 (docs/fraud-proofs.md 2.1, 2.6, 15): TRIE, TRIE_SPONGE and SEAL (`osp/ExecTrie.sol` and its
 `ExecSeal`, the deployed OneStepProver's `phaseSteps[TRIE]`), with proofs packed by
-`verifier.proofs.tx_proofs.proof_for` (which routes them to `trie_proofs`).
+`l1.proofs.tx_proofs.proof_for` (which routes them to `trie_proofs`).
 
 Blocks: an empty block (one TRIE step per trie with no key), ETH transfers, the ERC-20 block of
 test_osp_tx_steps (typed receipts with logs, a deposit receipt 0x7E), a block whose leaves are
@@ -27,23 +27,16 @@ from web3 import Web3
 from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address, transfer_calldata
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
-from l2.chain import L2Chain
-from l2.messages import BlockStart, Delayed, L2Tx, Message
-from l2.predeploys import MESSAGE_PASSER_ADDRESS
-from l2.spec import ChainSpec, GenesisAccount
-from tests.integration.test_osp_exec import UNSUPPORTED_SELECTOR, _deploy_prover, call_batch
-from tests.unit.test_block_trace import Harness, Source, transfers
-from tests.unit.test_state_transition import signed
-from verifier.proofs import block_steps as bs
-from verifier.proofs import stacktrie
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.buf import MEM_DEPTH, Buf
-from verifier.proofs.commitments import SEAL, TRIE, BlockCtx, Cursor, EntryCtx, TxRecord
-from verifier.proofs.machine import CLAIM, PURPOSE_TRIE_LEAF_DONE, TXREC_DEPTH, Acc, Game, Machine
-from verifier.proofs.mpt import account_path, account_rlp, path_proof
-from verifier.proofs.prover import GameContext, step_calldata
-from verifier.proofs.steps import Section
-from verifier.proofs.trie_proofs import (
+from l1.proofs import block_steps as bs
+from l1.proofs import stacktrie
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.buf import MEM_DEPTH, Buf
+from l1.proofs.commitments import SEAL, TRIE, BlockCtx, Cursor, EntryCtx, TxRecord
+from l1.proofs.machine import CLAIM, PURPOSE_TRIE_LEAF_DONE, TXREC_DEPTH, Acc, Game, Machine
+from l1.proofs.mpt import account_path, account_rlp, path_proof
+from l1.proofs.prover import GameContext, step_calldata
+from l1.proofs.steps import Section
+from l1.proofs.trie_proofs import (
     PROVERS,
     seal_sections,
     trie_proof,
@@ -51,7 +44,14 @@ from verifier.proofs.trie_proofs import (
     trie_sections,
     value_parts,
 )
-from verifier.proofs.tx_proofs import proof_for, tx_end_proof
+from l1.proofs.tx_proofs import proof_for, tx_end_proof
+from l2.chain import L2Chain
+from l2.messages import BlockStart, Delayed, L2Tx, Message
+from l2.predeploys import MESSAGE_PASSER_ADDRESS
+from l2.spec import ChainSpec, GenesisAccount
+from tests.integration.test_osp_exec import UNSUPPORTED_SELECTOR, _deploy_prover, call_batch
+from tests.unit.test_block_trace import Harness, Source, transfers
+from tests.unit.test_state_transition import signed
 
 CHAIN_ID = 901
 KINDS = ("TRIE", "TRIE_SPONGE", "SEAL")

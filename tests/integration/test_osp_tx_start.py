@@ -28,6 +28,14 @@ from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address,
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
 from l1.deploy import deploy_onestep
+from l1.proofs import start_proofs, steps
+from l1.proofs import tx_steps as ts
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import IDLE, TX_LOAD, TX_SETUP
+from l1.proofs.machine import Machine
+from l1.proofs.prover import GameContext, step_calldata
+from l1.proofs.steps import Section
+from l1.proofs.tx_proofs import machine_state, proof_for, proof_sections
 from l2.chain import L2Chain
 from l2.messages import BlockStart, Delayed, L2Tx, Message
 from l2.spec import ChainSpec
@@ -35,14 +43,6 @@ from tests.integration.test_osp_exec import DEV_KEY, UNSUPPORTED_SELECTOR, _depl
 from tests.integration.test_osp_tx_steps import corruptions
 from tests.unit.test_block_trace import Harness, Source, _signed_typed, transfers
 from tests.unit.test_state_transition import SINK, signed
-from verifier.proofs import start_proofs, steps
-from verifier.proofs import tx_steps as ts
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import IDLE, TX_LOAD, TX_SETUP
-from verifier.proofs.machine import Machine
-from verifier.proofs.prover import GameContext, step_calldata
-from verifier.proofs.steps import Section
-from verifier.proofs.tx_proofs import machine_state, proof_for, proof_sections
 
 CHAIN_ID = 901
 KINDS = ("TX_START", "DEPOSIT_START", "TX_SETUP", "TX_CALL")

@@ -1,7 +1,7 @@
 """The tx-level steps of the one-step prover on whole block traces, verified on anvil
 (docs/fraud-proofs.md 2 intro, 2.5, 11): IDENTITY and COMMIT (`osp/ExecTx.sol`) and TX_END
 (`osp/ExecTxEnd.sol`, reached through the prover's `phaseSteps`), with proofs packed by
-`verifier.proofs.tx_proofs.proof_for` from `BlockTrace`.
+`l1.proofs.tx_proofs.proof_for` from `BlockTrace`.
 
 Blocks: ETH transfers (after an empty first block with a new origin, whose SYS commit walk has
 slots), an ERC-20 block (transfer, approve, transferFrom, a reverting transfer, an ETH transfer,
@@ -27,18 +27,18 @@ from web3.exceptions import ContractLogicError
 from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address, transfer_calldata
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import COMMIT, EXEC, TX_END
+from l1.proofs.journal import SlotEntry
+from l1.proofs.machine import CLAIM
+from l1.proofs.prover import GameContext, step_calldata
+from l1.proofs.steps import Section
+from l1.proofs.tx_proofs import Unsupported, proof_for, proof_sections, tx_end_proof, tx_end_sections_of
 from l2.chain import L2Chain
 from l2.messages import BlockStart, Delayed, L2Tx, Message
 from l2.spec import ChainSpec
 from tests.integration.test_osp_exec import DEV_KEY, UNSUPPORTED_SELECTOR, _deploy_prover, call_batch
 from tests.unit.test_block_trace import Harness, Source, transfers
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import COMMIT, EXEC, TX_END
-from verifier.proofs.journal import SlotEntry
-from verifier.proofs.machine import CLAIM
-from verifier.proofs.prover import GameContext, step_calldata
-from verifier.proofs.steps import Section
-from verifier.proofs.tx_proofs import Unsupported, proof_for, proof_sections, tx_end_proof, tx_end_sections_of
 
 CHAIN_ID = 901
 

@@ -1,5 +1,5 @@
 """LOAD_ACCOUNT, LOAD_SLOT, SLOAD / SSTORE and the COMMIT walk (l1/contracts/osp/WorldState.sol on
-anvil, twin verifier/proofs/world_state.py) against py-evm: on real ERC-20 transactions (eth-tester,
+anvil, twin l1/proofs/world_state.py) against py-evm: on real ERC-20 transactions (eth-tester,
 Prague) the accounts and slots a transaction touches are loaded from the pre-state trie, given their
 post-transaction values, and the commit walk, step by step in Solidity, must give py-evm's own
 post-state root; sequences of SLOAD / SSTORE on a journal slot charge and refund as py-evm does."""
@@ -25,7 +25,7 @@ from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError
 
 from l1.anvil import Anvil
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     EMPTY_CODE_HASH,
     EMPTY_TRIE_ROOT,
     FLAG_TOUCHED,
@@ -35,8 +35,8 @@ from verifier.proofs.journal import (
     SlotEntry,
     slot_key,
 )
-from verifier.proofs.mpt import account_path, slot_path
-from verifier.proofs.world_state import STAGE_DONE, commit_steps, load_account, load_slot, sload, sstore
+from l1.proofs.mpt import account_path, slot_path
+from l1.proofs.world_state import STAGE_DONE, commit_steps, load_account, load_slot, sload, sstore
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "tests" / "contracts" / "artifacts" / "WorldStateHarness.json"

@@ -15,6 +15,8 @@ import pytest
 
 from bench.workloads import deploy_token_tx, sign, token_address, transfer_calldata
 from l1.dispute_game import block_claim, cursor
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.tx_steps import StepError
 from l2.chain import L2Chain
 from l2.codec import encode_batch
 from l2.deposits import Deposit
@@ -26,8 +28,6 @@ from l2.replay import execute_derived
 from l2.types import Head, L1Origin
 from tests.conftest import CHAIN_ID
 from tests.unit.test_state_transition import SINK, signed
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.tx_steps import StepError
 
 
 @dataclass
@@ -163,7 +163,7 @@ def test_transfer_blocks_end_on_the_chain_claim(harness, keys, n):
 
 @pytest.mark.parametrize("mutation", ["receipt", "base_fee"])
 def test_a_wrong_step_semantics_misses_the_claim(harness, keys, monkeypatch, mutation):
-    import verifier.proofs.block_steps as bs
+    import l1.proofs.block_steps as bs
 
     if mutation == "receipt":
         original = bs.receipt_value

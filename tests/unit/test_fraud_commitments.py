@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from web3 import EthereumTesterProvider, Web3
 
 from l1.artifacts import load_artifact
-from verifier.proofs.buf import CODE_DEPTH, MEM_DEPTH, Buf, range_root, zero
-from verifier.proofs.commitments import (
+from l1.proofs.buf import CODE_DEPTH, MEM_DEPTH, Buf, range_root, zero
+from l1.proofs.commitments import (
     NODE_TYPES,
     VECTORS_PATH,
     Code,
@@ -29,7 +29,7 @@ from verifier.proofs.commitments import (
     sample,
     vectors,
 )
-from verifier.proofs.optable import SOL_PATH, render_solidity
+from l1.proofs.optable import SOL_PATH, render_solidity
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The journal of the one-step prover (docs/fraud-proofs.md 1.6): the Python twin
-(verifier/proofs/journal.py) and the Solidity library (l1/contracts/osp/Journal.sol, through
+(l1/proofs/journal.py) and the Solidity library (l1/contracts/osp/Journal.sol, through
 tests/contracts/JournalHarness.sol on eth-tester) agree on roots, on what they accept, and both
 reject every single-field corruption of a proof."""
 
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import ContractLogicError
 
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     DEPTH,
     KIND_ACCOUNT,
     KIND_SLOT,

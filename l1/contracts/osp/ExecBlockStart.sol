@@ -23,8 +23,8 @@ interface IBlockStartDelayed {
 /// @notice The steps of a block claim (docs/fraud-proofs.md 2 intro, 2.1, 3.1, 14): IDENTITY,
 ///         ENTRY_SKIP and BLOCK_START. Registered as OneStepProver's `phaseSteps[0]`, which hands
 ///         it every proof that opens with the claim's preimage, with the game context.
-///         Twins: verifier/proofs/block_steps.py (entry_skip, block_start), the identity rule of
-///         tx_proofs.claim_step_is_identity; proofs by verifier/proofs/block_proofs.py.
+///         Twins: l1/proofs/block_steps.py (entry_skip, block_start), the identity rule of
+///         tx_proofs.claim_step_is_identity; proofs by l1/proofs/block_proofs.py.
 ///
 ///         Proof: BlockClaim (72) ++ Cursor (20) [++ Entry (108): b32 payloadHash ++ b32
 ///         messageRoot ++ u32 messageCount ++ b32 delayedAcc ++ u64 delayedEnd] [++ BLOCK_START:

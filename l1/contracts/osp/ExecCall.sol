@@ -13,7 +13,7 @@ import {Packed} from "./Packed.sol";
 ///         (docs/fraud-proofs.md 1.4, 2.3, section 12). A contract of its own for the 24 KiB limit,
 ///         called by OneStepProver like ExecWorld (staticcall with the decoded step `S`, reading
 ///         the same proof from `S.p` on); it reads the code oracle live for the callee's code
-///         record (D4). Twin: verifier/proofs/steps.py (`_call`, `_frame_return`).
+///         record (D4). Twin: l1/proofs/steps.py (`_call`, `_frame_return`).
 ///
 ///         CALL (after OneStepProver's static check, precompile refusal, the target's LOAD and the
 ///         memory expansion gas): proof `target LeafProof [first code word, for a 23-byte code]

@@ -13,8 +13,8 @@ interface IDelayedAccumulators {
 
 /// @title ExecMsg
 /// @notice NEXT_MESSAGE (docs/fraud-proofs.md 2.1, 3.2), TX_LOAD, DEPOSIT_LOAD and DATA_LOAD (2.2)
-///         as one step contract of its own, twin of verifier/proofs/block_steps.next_message and
-///         tx_steps.tx_load / deposit_load / data_load, proofs packed by verifier/proofs/msg_proofs.py; wired
+///         as one step contract of its own, twin of l1/proofs/block_steps.next_message and
+///         tx_steps.tx_load / deposit_load / data_load, proofs packed by l1/proofs/msg_proofs.py; wired
 ///         as the prover's phaseSteps[IDLE] and reached for phase TX_LOAD through its router
 ///         (section 16). Every input is checked against the pre-state or immutable L1 storage:
 ///         the bytes of each sponge block against the PreimageOracle record of the digest the

@@ -8,7 +8,7 @@ import {Packed} from "./Packed.sol";
 import {StackTrie} from "./StackTrie.sol";
 
 /// @title ExecSeal
-/// @notice SEAL (docs/fraud-proofs.md 2.1 as built, 15; twin verifier/proofs/block_steps.seal):
+/// @notice SEAL (docs/fraud-proofs.md 2.1 as built, 15; twin l1/proofs/block_steps.seal):
 ///         phase TRIE with both trie roots known -> the block claim. The header is the
 ///         PragueBlockHeader of the BlockCtx, the chain constants (coinbase, gas limit), worldRoot,
 ///         the two roots, the bloom and gasUsed; blockHash = keccak(rlp(header)); the MessagePasser's

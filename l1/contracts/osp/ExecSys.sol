@@ -12,8 +12,8 @@ import {WorldState} from "./WorldState.sol";
 ///         before a block's first transaction (EIP-2935's parent-hash slot, then, when the block
 ///         has a new L1 origin, the L1Info slots 0..2) and the LOAD_ACCOUNT / LOAD_SLOT that
 ///         precede each. `phaseSteps[SYS]` of OneStepProver, which hands it `(pre, proof)` as is.
-///         Twins: verifier/proofs/block_steps.sys_write, tx_steps.load_account / load_slot;
-///         proofs by verifier/proofs/block_proofs.py.
+///         Twins: l1/proofs/block_steps.sys_write, tx_steps.load_account / load_slot;
+///         proofs by l1/proofs/block_proofs.py.
 ///
 ///         The write target is a function of the pre-state (`Pending` op 6 `next` and the
 ///         `BlockCtx`); the proof's action byte only says which of the three steps it proves, and

@@ -10,7 +10,7 @@ import {Packed} from "./Packed.sol";
 import {StackTrie} from "./StackTrie.sol";
 
 /// @title ExecTrie
-/// @notice Phase TRIE (docs/fraud-proofs.md 2.6, 15; twins verifier/proofs/block_steps.trie,
+/// @notice Phase TRIE (docs/fraud-proofs.md 2.6, 15; twins l1/proofs/block_steps.trie,
 ///         trie_sponge, seal): the block's transaction and receipt tries, one key per TRIE step
 ///         (StackTrie), the TRIE_SPONGE micro-steps that hash a leaf above INLINE bytes, and SEAL
 ///         (the trie state is done: header, block hash, output root, block claim), which this

@@ -13,8 +13,8 @@ import {WorldState} from "./WorldState.sol";
 ///         ExecTxEnd.sol). A contract of its own (like ExecWorld), deployed before OneStepProver
 ///         and passed to its constructor (6.1); pure, called by OneStepProver (staticcall) with
 ///         the proof it was given.
-///         Twins: verifier/proofs/block_machine.py (identity padding), block_steps.commit;
-///         proof encoder verifier/proofs/tx_proofs.py.
+///         Twins: l1/proofs/block_machine.py (identity padding), block_steps.commit;
+///         proof encoder l1/proofs/tx_proofs.py.
 contract ExecTx {
     using Packed for bytes;
 

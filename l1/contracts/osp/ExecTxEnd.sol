@@ -8,7 +8,7 @@ import {WorldState} from "./WorldState.sol";
 import {IPhaseStep} from "./IPhaseStep.sol";
 
 /// @title ExecTxEnd
-/// @notice The TX_END step (docs/fraud-proofs.md 2.5, twin verifier/proofs/tx_steps.tx_end): gas
+/// @notice The TX_END step (docs/fraud-proofs.md 2.5, twin l1/proofs/tx_steps.tx_end): gas
 ///         used and refund, the sender's refund and the coinbase's fee in the journal, the
 ///         TxRecord appended, the block bloom, then phase COMMIT. A contract of its own, deployed
 ///         before OneStepProver and registered as its `phaseSteps[TX_END]` (IPhaseStep: the prover

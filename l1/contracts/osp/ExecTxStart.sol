@@ -13,8 +13,8 @@ import {WorldState} from "./WorldState.sol";
 /// @notice The start of a transaction (docs/fraud-proofs.md 2.2, 2.4, section 13): TX_START and
 ///         DEPOSIT_START (phase TX_LOAD, TxCtx.setup 3 and 5), TX_SETUP (warm `to`, the coinbase,
 ///         the access-list items) and TX_CALL (phase TX_SETUP), and the LOAD_ACCOUNT / LOAD_SLOT
-///         steps that precede them. Twins: verifier/proofs/tx_steps.py (tx_start, deposit_start,
-///         tx_setup, tx_call, load_account, load_slot); proofs: verifier/proofs/start_proofs.py.
+///         steps that precede them. Twins: l1/proofs/tx_steps.py (tx_start, deposit_start,
+///         tx_setup, tx_call, load_account, load_slot); proofs: l1/proofs/start_proofs.py.
 ///         An IPhaseStep of its own (OneStepProver's 24 KiB / initcode limits), registered as
 ///         `phaseSteps[TX_LOAD]` and `phaseSteps[TX_SETUP]`. In phase TX_LOAD it is the router:
 ///         a deposit's DEPOSIT_LOAD (`tx == 0`) and sub-stages 0 TX_LOAD, 1 TX_DECODE, 2 SIG_HASH,

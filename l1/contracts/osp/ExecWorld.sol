@@ -16,7 +16,7 @@ import {WorldState} from "./WorldState.sol";
 ///         contract of its own so that OneStepProver stays under the 24 KiB code limit, deployed
 ///         before it with the chain's code oracle and passed to its constructor (6.1); it is
 ///         pure and called by OneStepProver (staticcall: `step` is a view) with the decoded step
-///         `S`, reading the same proof from `S.p` on. Twin: verifier/proofs/steps.py.
+///         `S`, reading the same proof from `S.p` on. Twin: l1/proofs/steps.py.
 contract ExecWorld {
     using Packed for bytes;
 

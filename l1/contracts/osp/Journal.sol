@@ -7,7 +7,7 @@ pragma solidity 0.8.37;
 ///         Membership and non-membership have the same fixed-size proof (a leaf and 16
 ///         siblings), an insert is two path updates. The tree root does not commit `count`: the
 ///         caller takes both from the committed machine state. Python twin:
-///         verifier/proofs/journal.py.
+///         l1/proofs/journal.py.
 ///
 ///         Calldata encodings (packed):
 ///         LeafProof   = u32 index ++ u8 kind ++ key(64) ++ nextKey(64) ++ u32 nextIndex

@@ -5,7 +5,7 @@ pragma solidity 0.8.37;
 /// @notice Keccak-256 as a resumable sponge, for hashes too long for one proof step
 ///         (docs/fraud-proofs.md D6, 1.8 op SPONGE, section 9). A micro-step absorbs one 136-byte
 ///         block; between steps only the 200-byte state is carried, committed in `Pending`.
-///         Python twin: verifier/proofs/sponge.py.
+///         Python twin: l1/proofs/sponge.py.
 /// @dev State encoding (FIPS 202): lane i = x + 5y at bytes 8i .. 8i+8, little-endian. Absorbing is
 ///      then an XOR into bytes 0..136 and the digest is bytes 0..32 of the final state.
 ///      The permutation runs at fixed memory addresses [0, 0x940) so every lane access is one

@@ -6,7 +6,7 @@ pragma solidity 0.8.37;
 ///         the new root (docs/fraud-proofs.md 2.4, 2.5, section 8): what COMMIT needs to fold the
 ///         journal into the account trie and the storage tries, and LOAD to read an account or
 ///         slot that may be absent. Python twin (proofs and expected roots):
-///         verifier/proofs/mpt.py.
+///         l1/proofs/mpt.py.
 ///
 ///         Inputs:
 ///         - `key`: the trie path as bytes (for the secure tries: keccak256(address) or

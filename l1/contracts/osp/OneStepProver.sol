@@ -17,7 +17,7 @@ import {CodeOracle} from "../CodeOracle.sol";
 ///         `Frame` preimages of a proof, checks them against `pre`, and runs one opcode of the
 ///         current frame on the proven parts of its state. This slice proves the opcodes that
 ///         need no world state (section 6 of the spec lists them) and the end of the top frame;
-///         every other step reverts `Unsupported(name)`. Twin: verifier/proofs/steps.py. A block
+///         every other step reverts `Unsupported(name)`. Twin: l1/proofs/steps.py. A block
 ///         claim's IDENTITY step and the COMMIT walk go to ExecTx (tx_proofs.py packs their proofs).
 ///
 ///         Deployment (6.1): the step contracts are deployed on their own, before the prover, and

@@ -5,7 +5,7 @@ pragma solidity 0.8.37;
 /// @notice The commitments of docs/fraud-proofs.md section 1 as packed memory buffers
 ///         `tag ++ preimage`: a preimage is copied from the proof once, its fields are read
 ///         and rewritten in place at their spec offsets, and the node hash is keccak of the
-///         buffer. One codec for every node type, the twin of verifier/proofs/commitments.py.
+///         buffer. One codec for every node type, the twin of l1/proofs/commitments.py.
 library Packed {
     error BadPreimage(bytes32 what);
     error ProofTooShort();

@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 /// @title StackTrie
 /// @notice The block's transaction and receipt tries built one key per proof step
-///         (docs/fraud-proofs.md D7, 2.6, 9). Python twin: verifier/proofs/stacktrie.py.
+///         (docs/fraud-proofs.md D7, 2.6, 9). Python twin: l1/proofs/stacktrie.py.
 /// @dev Keys are rlp(i), i < count, inserted in byte order (1..127, 0, 128..255, 256..). All keys
 ///      are known once `count` is, so the step inserting key `pos` knows key(pos-1) and key(pos+1)
 ///      and places and hashes the new leaf at once; it first closes the part of the previous key's

@@ -5,7 +5,7 @@ pragma solidity 0.8.37;
 /// @notice SLOAD / SSTORE gas and refunds as pure functions of a journal slot entry
 ///         (docs/fraud-proofs.md 2.3, section 8): EIP-2929 cold/warm, EIP-2200 net metering and
 ///         its 2300-gas stipend guard, EIP-3529 refunds, as py-evm's Prague fork charges them.
-///         Python twin: verifier/proofs/storage_gas.py.
+///         Python twin: l1/proofs/storage_gas.py.
 library StorageGas {
     uint256 internal constant COLD_SLOAD = 2100;
     uint256 internal constant WARM_READ = 100;

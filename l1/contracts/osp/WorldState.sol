@@ -11,7 +11,7 @@ import {StorageGas} from "./StorageGas.sol";
 ///         touch reads the pre-tx trie and inserts a journal entry; the commit walk folds the
 ///         journal back into the tries, one journal leaf (at most one MPT write) per step. The
 ///         caller (the step dispatcher) owns the machine state and the proof decoding around
-///         them. Python twin: verifier/proofs/world_state.py.
+///         them. Python twin: l1/proofs/world_state.py.
 library WorldState {
     bytes32 internal constant EMPTY_CODE_HASH = 0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470;
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from eth_abi import encode
 from eth_hash.auto import keccak
 
-from verifier.proofs.steps import ExecState, step
+from l1.proofs.steps import ExecState, step
 
 STEP_SELECTOR = keccak(b"step((uint64,uint64,uint64),bytes32,bytes)")[:4]
 

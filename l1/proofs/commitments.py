@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 
 from eth_hash.auto import keccak
 
-from verifier.proofs.buf import CODE_DEPTH, ZERO32, Buf, zero
+from l1.proofs.buf import CODE_DEPTH, ZERO32, Buf, zero
 
 EMPTY_CODE_HASH = keccak(b"")
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from verifier.proofs.buf import MEM_DEPTH, ZERO32, Buf
-from verifier.proofs.commitments import (
+from l1.proofs.buf import MEM_DEPTH, ZERO32, Buf
+from l1.proofs.commitments import (
     BlockAcc,
     BlockClaim,
     BlockCtx,
@@ -36,9 +36,9 @@ from verifier.proofs.commitments import (
     PendingSponge,
     TxCtx,
 )
-from verifier.proofs.journal import Journal
-from verifier.proofs.stacktrie import TrieState
-from verifier.proofs.world_state import CommitCursor
+from l1.proofs.journal import Journal
+from l1.proofs.stacktrie import TrieState
+from l1.proofs.world_state import CommitCursor
 
 CLAIM = 0  # boundary state: a block claim (1.1)
 TXREC_DEPTH = 16
@@ -126,7 +126,7 @@ class Machine:
     tx: TxCtx | None = None
     frame: Frame | None = None  # the top frame after EXEC ended (phase TX_END), else None
     pending: Pending | None = None
-    # phase EXEC: the opcode machine's state (`verifier.proofs.steps.ExecState`), which then holds
+    # phase EXEC: the opcode machine's state (`l1.proofs.steps.ExecState`), which then holds
     # the frame, tx, journal and store and gives the commitment (its fields are this machine's)
     exec: Any = None
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from verifier.proofs import steps
-from verifier.proofs import tx_steps as ts
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import (
+from l1.proofs import steps
+from l1.proofs import tx_steps as ts
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import (
     PHASE_NAMES,
     TX_LOAD,
     TX_SETUP,
@@ -30,11 +30,11 @@ from verifier.proofs.commitments import (
     MachineState,
     TxCtx,
 )
-from verifier.proofs.journal import EMPTY_CODE_HASH, FLAG_TOUCHED, SlotEntry, account_key, slot_key
-from verifier.proofs.kind_proofs import ProofFn
-from verifier.proofs.machine import SETUP_ACCESS_LIST, ST_DEPOSIT_START, ST_START, Machine
-from verifier.proofs.steps import Section, mpt_nodes
-from verifier.proofs.tx_proofs import Unsupported, machine_state
+from l1.proofs.journal import EMPTY_CODE_HASH, FLAG_TOUCHED, SlotEntry, account_key, slot_key
+from l1.proofs.kind_proofs import ProofFn
+from l1.proofs.machine import SETUP_ACCESS_LIST, ST_DEPOSIT_START, ST_START, Machine
+from l1.proofs.steps import Section, mpt_nodes
+from l1.proofs.tx_proofs import Unsupported, machine_state
 
 DELEGATION_SIZE = 23
 

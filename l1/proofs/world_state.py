@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import rlp
 from trie import HexaryTrie
 
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     EMPTY_CODE_HASH,
     FLAG_EXISTED,
     FLAG_TOUCHED,
@@ -30,8 +30,8 @@ from verifier.proofs.journal import (
     LeafProof,
     SlotEntry,
 )
-from verifier.proofs.mpt import MptWrite, account_path, account_rlp, path_proof, slot_path, write
-from verifier.proofs.storage_gas import SstoreCost, sload_gas, sstore_gas
+from l1.proofs.mpt import MptWrite, account_path, account_rlp, path_proof, slot_path, write
+from l1.proofs.storage_gas import SstoreCost, sload_gas, sstore_gas
 
 WRITE_NONE, WRITE_UPDATE, WRITE_DELETE = 0, 1, 2
 STAGE_START, STAGE_WALK, STAGE_DONE = 0, 1, 2
@@ -118,7 +118,7 @@ class CommitCursor:
 
     def pending_hash(self) -> bytes:
         """`MachineState.pending` during COMMIT: `commitments.PendingCommit` of this cursor (1.8)."""
-        from verifier.proofs.commitments import PendingCommit
+        from l1.proofs.commitments import PendingCommit
 
         return PendingCommit(stage=self.stage, leafIndex=self.leaf_index, accountIndex=self.account_index,
                              storageRoot=self.storage_root, close=int(self.close)).hash()  # fmt: skip

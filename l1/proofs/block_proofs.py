@@ -21,18 +21,18 @@ from eth_hash.auto import keccak
 from trie import HexaryTrie
 
 from l1.accumulators import ZERO32, DelayedMessage, delayed_accumulator
+from l1.proofs import block_steps as bs
+from l1.proofs import tx_steps as ts
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import SYS, BlockClaim, BlockCtx, Cursor, MachineState
+from l1.proofs.journal import SlotEntry, account_key, slot_key
+from l1.proofs.kind_proofs import ProofFn
+from l1.proofs.machine import CLAIM, Machine, PendingSys
+from l1.proofs.mpt import account_path, path_proof, slot_path
+from l1.proofs.steps import Section, mpt_nodes
+from l1.proofs.tx_proofs import Unsupported, claim_step_is_identity, machine_state
 from l2.messages import BlockStart
 from l2.predeploys import L1_INFO_ADDRESS
-from verifier.proofs import block_steps as bs
-from verifier.proofs import tx_steps as ts
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import SYS, BlockClaim, BlockCtx, Cursor, MachineState
-from verifier.proofs.journal import SlotEntry, account_key, slot_key
-from verifier.proofs.kind_proofs import ProofFn
-from verifier.proofs.machine import CLAIM, Machine, PendingSys
-from verifier.proofs.mpt import account_path, path_proof, slot_path
-from verifier.proofs.steps import Section, mpt_nodes
-from verifier.proofs.tx_proofs import Unsupported, claim_step_is_identity, machine_state
 
 ACTION_LOAD_ACCOUNT, ACTION_LOAD_SLOT, ACTION_SYS_WRITE = 0, 1, 2
 

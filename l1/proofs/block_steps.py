@@ -2,7 +2,7 @@
 BLOCK_START, SYS_WRITE, NEXT_MESSAGE, COMMIT, TRIE and SEAL, as `step(machine, witness, game)`.
 
 The Python reference the Solidity steps mirror; the witnesses (what each one-step proof carries)
-are made by `verifier.proofs.block_machine`. Each witness class names its proof contents.
+are made by `l1.proofs.block_machine`. Each witness class names its proof contents.
 """
 
 from __future__ import annotations
@@ -17,13 +17,8 @@ from eth_hash.auto import keccak
 from eth_typing import Address, BlockNumber, Hash32
 from trie import HexaryTrie
 
-from l2.execution import EMPTY_REQUESTS_HASH
-from l2.messages import BlockStart, Delayed, L2Tx, Message, message_hash, verify_merkle_proof
-from l2.output_root import output_root
-from l2.predeploys import L1_INFO_ADDRESS, MESSAGE_PASSER_ADDRESS
-from l2.types import ZERO_HASH
-from verifier.proofs import sponge, stacktrie
-from verifier.proofs.commitments import (
+from l1.proofs import sponge, stacktrie
+from l1.proofs.commitments import (
     COMMIT,
     IDLE,
     SYS,
@@ -36,7 +31,7 @@ from verifier.proofs.commitments import (
     TxCtx,
     TxRecord,
 )
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     EMPTY_TRIE_ROOT,
     KIND_ACCOUNT,
     KIND_SENTINEL,
@@ -46,7 +41,7 @@ from verifier.proofs.journal import (
     SlotEntry,
     slot_key,
 )
-from verifier.proofs.machine import (
+from l1.proofs.machine import (
     CLAIM,
     PURPOSE_TRIE_LEAF,
     PURPOSE_TRIE_LEAF_DONE,
@@ -60,10 +55,10 @@ from verifier.proofs.machine import (
     PendingSys,
     align32,
 )
-from verifier.proofs.mpt import account_path, account_rlp, slot_path
-from verifier.proofs.stacktrie import TrieState
-from verifier.proofs.tx_steps import StepError, verify_read
-from verifier.proofs.world_state import (
+from l1.proofs.mpt import account_path, account_rlp, slot_path
+from l1.proofs.stacktrie import TrieState
+from l1.proofs.tx_steps import StepError, verify_read
+from l1.proofs.world_state import (
     STAGE_DONE,
     STAGE_START,
     STAGE_WALK,
@@ -74,6 +69,11 @@ from verifier.proofs.world_state import (
     account_write,
     slot_write,
 )
+from l2.execution import EMPTY_REQUESTS_HASH
+from l2.messages import BlockStart, Delayed, L2Tx, Message, message_hash, verify_merkle_proof
+from l2.output_root import output_root
+from l2.predeploys import L1_INFO_ADDRESS, MESSAGE_PASSER_ADDRESS
+from l2.types import ZERO_HASH
 
 KIND_VALID, KIND_INVALID, KIND_FORCED = 0, 1, 2
 HISTORY_SERVE_WINDOW = 8191

@@ -11,12 +11,12 @@ its phase, so this one packer routes by the pre-state:
 
 from __future__ import annotations
 
-from verifier.proofs import block_proofs, start_proofs, steps
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import PHASE_NAMES, SYS
-from verifier.proofs.kind_proofs import ProofFn
-from verifier.proofs.steps import Section
-from verifier.proofs.tx_proofs import Unsupported, machine_state
+from l1.proofs import block_proofs, start_proofs, steps
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import PHASE_NAMES, SYS
+from l1.proofs.kind_proofs import ProofFn
+from l1.proofs.steps import Section
+from l1.proofs.tx_proofs import Unsupported, machine_state
 
 
 def load_sections(trace: BlockTrace, j: int) -> list[Section]:

@@ -27,15 +27,15 @@ from __future__ import annotations
 
 from eth_hash.auto import keccak
 
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.block_steps import MessageWitness
+from l1.proofs.commitments import BlockAcc, Cursor, EntryCtx, MachineState, PendingSponge, TxCtx
+from l1.proofs.kind_proofs import ProofFn
+from l1.proofs.machine import Machine, PendingSpongeCheck
+from l1.proofs.steps import Section
+from l1.proofs.tx_proofs import machine_state
+from l1.proofs.tx_steps import DepositLoadWitness, SpongeWitness, deposit_prefix
 from l2.messages import BlockStart, Delayed, L2Tx, merkle_proof, merkle_root, message_hash
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.block_steps import MessageWitness
-from verifier.proofs.commitments import BlockAcc, Cursor, EntryCtx, MachineState, PendingSponge, TxCtx
-from verifier.proofs.kind_proofs import ProofFn
-from verifier.proofs.machine import Machine, PendingSpongeCheck
-from verifier.proofs.steps import Section
-from verifier.proofs.tx_proofs import machine_state
-from verifier.proofs.tx_steps import DepositLoadWitness, SpongeWitness, deposit_prefix
 
 KINDS = ("NEXT_MESSAGE", "TX_LOAD", "DATA_LOAD", "DEPOSIT_LOAD")
 BLOCK = 136  # a keccak sponge block: the oracle's chunk

@@ -33,13 +33,8 @@ from eth_bloom import BloomFilter
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
-from l2.deposits import DEPOSIT_TX_TYPE, DepositTransaction
-from l2.execution import BlockBuilder
-from l2.messages import L2Tx, message_hash
-from l2.spec import ChainSpec
-from l2.transactions import decode_transaction, floor_gas
-from verifier.proofs.buf import MEM_DEPTH, ZERO32, Buf, zero
-from verifier.proofs.commitments import (
+from l1.proofs.buf import MEM_DEPTH, ZERO32, Buf, zero
+from l1.proofs.commitments import (
     EXEC,
     BlockAcc,
     BlockCtx,
@@ -50,7 +45,7 @@ from verifier.proofs.commitments import (
     MachineState,
     TxCtx,
 )
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     EMPTY_TRIE_ROOT,
     FLAG_TOUCHED,
     FLAG_WARM,
@@ -59,9 +54,14 @@ from verifier.proofs.journal import (
     SlotEntry,
     account_key,
 )
-from verifier.proofs.mpt import account_path, slot_path
-from verifier.proofs.steps import Chain, ExecState, Unsupported, step
-from verifier.proofs.world_state import commit_steps
+from l1.proofs.mpt import account_path, slot_path
+from l1.proofs.steps import Chain, ExecState, Unsupported, step
+from l1.proofs.world_state import commit_steps
+from l2.deposits import DEPOSIT_TX_TYPE, DepositTransaction
+from l2.execution import BlockBuilder
+from l2.messages import L2Tx, message_hash
+from l2.spec import ChainSpec
+from l2.transactions import decode_transaction, floor_gas
 
 TXREC_DEPTH = 16
 EMPTY_BLOOM_HASH = keccak(b"\x00" * 256)

@@ -3,7 +3,7 @@ reference the Solidity steps mirror.
 
 Every step is `step(machine, witness) -> machine`: pure, the witness carrying what a one-step
 proof would carry (the `proof:` line of each docstring lists it). The witnesses are made by
-`verifier.proofs.block_machine` from the chain; here they are only consumed. The journal, store
+`l1.proofs.block_machine` from the chain; here they are only consumed. The journal, store
 and tries are the machine's own (decoded) content, so the paths a proof needs (journal leaf +
 16 siblings, store words + siblings) are functions of the pre-state; the witness adds what the
 pre-state does not hold: MPT proofs against `worldRoot`, message bytes, signatures, L1 records.
@@ -19,12 +19,9 @@ from eth.abc import SignedTransactionAPI
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
-from l2.errors import InvalidTransaction
-from l2.spec import ChainSpec
-from l2.transactions import decode_transaction
-from verifier.proofs import sponge
-from verifier.proofs.buf import MEM_DEPTH, ZERO32, Buf
-from verifier.proofs.commitments import (
+from l1.proofs import sponge
+from l1.proofs.buf import MEM_DEPTH, ZERO32, Buf
+from l1.proofs.commitments import (
     COMMIT,
     EXEC,
     IDLE,
@@ -38,7 +35,7 @@ from verifier.proofs.commitments import (
     TxCtx,
     TxRecord,
 )
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     EMPTY_CODE_HASH,
     EMPTY_TRIE_ROOT,
     FLAG_TOUCHED,
@@ -49,7 +46,7 @@ from verifier.proofs.journal import (
     account_key,
     slot_key,
 )
-from verifier.proofs.machine import (
+from l1.proofs.machine import (
     PURPOSE_DATA_LOAD,
     PURPOSE_SIG_HASH,
     PURPOSE_TX_LOAD,
@@ -70,9 +67,12 @@ from verifier.proofs.machine import (
     PendingSpongeCheck,
     align32,
 )
-from verifier.proofs.mpt import account_path, slot_path
-from verifier.proofs.steps import Chain, ExecState
-from verifier.proofs.world_state import CommitCursor
+from l1.proofs.mpt import account_path, slot_path
+from l1.proofs.steps import Chain, ExecState
+from l1.proofs.world_state import CommitCursor
+from l2.errors import InvalidTransaction
+from l2.spec import ChainSpec
+from l2.transactions import decode_transaction
 
 BLOCK = 136
 GAS_TX = 21_000

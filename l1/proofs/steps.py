@@ -25,9 +25,9 @@ import rlp
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 
-from verifier.proofs import world_state
-from verifier.proofs.buf import CODE_DEPTH, MEM_DEPTH, ZERO32, Buf
-from verifier.proofs.commitments import (
+from l1.proofs import world_state
+from l1.proofs.buf import CODE_DEPTH, MEM_DEPTH, ZERO32, Buf
+from l1.proofs.commitments import (
     EXEC,
     PHASE_NAMES,
     TX_END,
@@ -41,7 +41,7 @@ from verifier.proofs.commitments import (
     TxCtx,
     stack_hash,
 )
-from verifier.proofs.journal import (
+from l1.proofs.journal import (
     EMPTY_CODE_HASH,
     FLAG_TOUCHED,
     FLAG_WARM,
@@ -52,7 +52,7 @@ from verifier.proofs.journal import (
     account_key,
     slot_key,
 )
-from verifier.proofs.optable import OPS
+from l1.proofs.optable import OPS
 
 UINT256 = (1 << 256) - 1
 MAX_MEM_WORDS = 1 << MEM_DEPTH

@@ -24,17 +24,10 @@ from eth.abc import BlockHeaderAPI
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
-from l2.chain import L2Chain
-from l2.derivation import InboxBatch, QueuedDeposit, batch_messages
-from l2.messages import BlockStart, L2Tx, Message, merkle_proof, message_hash
-from l2.output_root import output_root_at
-from l2.predeploys import MESSAGE_PASSER_ADDRESS
-from l2.transactions import decode_transaction
-from l2.types import L1Origin
-from verifier.proofs import block_steps as bs
-from verifier.proofs import steps
-from verifier.proofs import tx_steps as ts
-from verifier.proofs.commitments import (
+from l1.proofs import block_steps as bs
+from l1.proofs import steps
+from l1.proofs import tx_steps as ts
+from l1.proofs.commitments import (
     COMMIT,
     EXEC,
     IDLE,
@@ -47,8 +40,8 @@ from verifier.proofs.commitments import (
     EntryCtx,
     TxRecord,
 )
-from verifier.proofs.journal import EMPTY_CODE_HASH, KIND_SLOT, account_key
-from verifier.proofs.machine import (
+from l1.proofs.journal import EMPTY_CODE_HASH, KIND_SLOT, account_key
+from l1.proofs.machine import (
     CLAIM,
     SETUP_ACCESS_LIST,
     SETUP_CALL,
@@ -65,9 +58,16 @@ from verifier.proofs.machine import (
     PendingCommit,
     PendingSys,
 )
-from verifier.proofs.mpt import account_path, path_proof, slot_path
-from verifier.proofs.stacktrie import DONE, key_index
-from verifier.proofs.world_state import CommitStep, commit_steps
+from l1.proofs.mpt import account_path, path_proof, slot_path
+from l1.proofs.stacktrie import DONE, key_index
+from l1.proofs.world_state import CommitStep, commit_steps
+from l2.chain import L2Chain
+from l2.derivation import InboxBatch, QueuedDeposit, batch_messages
+from l2.messages import BlockStart, L2Tx, Message, merkle_proof, message_hash
+from l2.output_root import output_root_at
+from l2.predeploys import MESSAGE_PASSER_ADDRESS
+from l2.transactions import decode_transaction
+from l2.types import L1Origin
 
 Unsupported = ts.Unsupported
 
@@ -427,7 +427,7 @@ class _Tracer:
             self.emit("TX_CALL", call, ts.tx_call(m, call, self.g, self.db))
 
     def exec(self) -> None:
-        """One opcode step (or its LOAD) of `verifier.proofs.steps`; its witness is the proof bytes."""
+        """One opcode step (or its LOAD) of `l1.proofs.steps`; its witness is the proof bytes."""
         m = self.m
         st = m.exec
         assert st is not None and st.journal is not None

@@ -14,14 +14,14 @@ phase TRIE to ExecTrie (`phaseSteps[TRIE]`); SEAL is a step of that phase (`whic
 
 from __future__ import annotations
 
-from verifier.proofs import block_steps as bs
-from verifier.proofs import stacktrie
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.commitments import BlockAcc, BlockCtx, MachineState, PendingSponge, TxRecord
-from verifier.proofs.kind_proofs import ProofFn
-from verifier.proofs.machine import PURPOSE_TRIE_LEAF_DONE, Machine
-from verifier.proofs.steps import Section, mpt_nodes
-from verifier.proofs.tx_proofs import machine_state
+from l1.proofs import block_steps as bs
+from l1.proofs import stacktrie
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.commitments import BlockAcc, BlockCtx, MachineState, PendingSponge, TxRecord
+from l1.proofs.kind_proofs import ProofFn
+from l1.proofs.machine import PURPOSE_TRIE_LEAF_DONE, Machine
+from l1.proofs.steps import Section, mpt_nodes
+from l1.proofs.tx_proofs import machine_state
 
 BLOCK = 136
 

@@ -13,8 +13,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from verifier.proofs.block_machine import BlockTrace
-    from verifier.proofs.steps import Section
+    from l1.proofs.block_machine import BlockTrace
+    from l1.proofs.steps import Section
 
 ProofFn = Callable[["BlockTrace", int], "list[Section]"]
 
@@ -28,7 +28,7 @@ def provers() -> dict[str, ProofFn]:
     """Step kind -> packer, from every module of `MODULES` (imported on first use: they import tx_proofs)."""
     out: dict[str, ProofFn] = {}
     for name in MODULES:
-        module = importlib.import_module(f"verifier.proofs.{name}")
+        module = importlib.import_module(f"l1.proofs.{name}")
         for kind, fn in getattr(module, "PROVERS", {}).items():
             if kind in out:
                 raise RuntimeError(f"step kind {kind} packed by two modules")

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from verifier.proofs import kind_proofs, steps
-from verifier.proofs import tx_steps as ts
-from verifier.proofs.block_machine import BlockTrace
-from verifier.proofs.block_steps import CommitWitness
-from verifier.proofs.buf import ZERO32
-from verifier.proofs.commitments import (
+from l1.proofs import kind_proofs, steps
+from l1.proofs import tx_steps as ts
+from l1.proofs.block_machine import BlockTrace
+from l1.proofs.block_steps import CommitWitness
+from l1.proofs.buf import ZERO32
+from l1.proofs.commitments import (
     COMMIT,
     PHASE_NAMES,
     TX_END,
@@ -38,9 +38,9 @@ from verifier.proofs.commitments import (
     MachineState,
     TxCtx,
 )
-from verifier.proofs.journal import account_key
-from verifier.proofs.machine import CLAIM, Game, Machine, PendingCommit
-from verifier.proofs.steps import Section
+from l1.proofs.journal import account_key
+from l1.proofs.machine import CLAIM, Game, Machine, PendingCommit
+from l1.proofs.steps import Section
 
 
 class Unsupported(steps.Unsupported, ts.Unsupported):
