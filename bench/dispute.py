@@ -41,7 +41,7 @@ from batcher.config import ProposerConfig
 from batcher.metrics import ProposerMetrics
 from batcher.proposer import Proposer, make_defender
 from batcher.service import make_transactor
-from bench.pipeline import GRIEFER, PROPOSER, VERIFIER, pipeline
+from bench.pipeline import DEPLOYER, GRIEFER, PROPOSER, VERIFIER, pipeline
 from bench.report import BenchResult
 from bench.threads import Role, wait_for
 from bench.workloads import erc20_transfers
@@ -51,7 +51,7 @@ from l1.deploy import Deployment, DeployParams
 from l1.dispute_agent import AgentConfig, DisputeAgent, StepContext, Unprovable
 from l1.dispute_claims import LevelOneClaims
 from l1.dispute_game import DisputeGameBinding, GameStatus, K, block_claim, cursor, segment_bounds, segment_count
-from l1.dispute_level2 import UNSUPPORTED_SELECTOR, BlockTraceAdapter, ProofsLevel2Source, ProverCheck
+from l1.dispute_level2 import BlockTraceAdapter, ProofsLevel2Source, ProverCheck, Registrar, revert_name
 from l1.inbox_reader import InboxReader
 from l1.proofs.prover import GameContext, step_calldata
 from l1.transactions import L1Transactor
@@ -66,6 +66,9 @@ CLOCK = 1_800  # s per side
 PLAIN = {0x01: "ADD", 0x52: "MSTORE", 0x5B: "JUMPDEST", 0x03: "SUB", 0x16: "AND", 0x14: "EQ", 0x10: "LT",
          0x50: "POP", **{0x80 + i: f"DUP{i + 1}" for i in range(16)}, **{0x90 + i: f"SWAP{i + 1}" for i in range(16)},
          **{0x60 + i: f"PUSH{i + 1}" for i in range(32)}}  # fmt: skip
+# Step kinds whose proof reads an oracle record (PreimageOracle: the message, the deposit data;
+# CodeOracle: the callee's code), registered before the sweep checks them.
+ORACLE_READERS = {"NEXT_MESSAGE", "TX_LOAD", "DATA_LOAD", "DEPOSIT_LOAD", "TX_CALL", "EXEC"}
 MAX_PROOF_BYTES = 10 * 1024
 MAX_PROOF_GAS = 2_000_000
 
@@ -326,18 +329,23 @@ def _json_batch(url: str, method: str, params: list[list[Any]], chunk: int = 200
     return out
 
 
-def sweep_proofs(url: str, prover: str, trace: BlockTraceAdapter, ctx: StepContext) -> ProofSweep:
+def sweep_proofs(url: str, prover: str, trace: BlockTraceAdapter, ctx: StepContext,
+                 registrar: Registrar | None = None) -> ProofSweep:
     """Prove every provable step of `trace` against `prover` (eth_call, then eth_estimateGas:
-    the gas of a transaction calling `step`, calldata and the 21k base included)."""
+    the gas of a transaction calling `step`, calldata and the 21k base included). With a
+    `registrar`, the oracle records the steps read are registered first, as the agent does."""
     sweep = ProofSweep(steps=trace.steps)
     gctx = GameContext(ctx.l2_block, ctx.entry_limit, ctx.created_at)
     calls: list[tuple[int, bytes, bytes]] = []
     for j in range(trace.steps):
         try:
             proof = trace.raw_proof(j)
-        except Unprovable as exc:
-            sweep.not_provable[exc.name] = sweep.not_provable.get(exc.name, 0) + 1
+        except Unprovable as exc:  # refused by the packer: named by its phase when the kind has no packer
+            key = exc.name if exc.name == trace.kind(j) else f"{trace.kind(j)} ({exc.name})"
+            sweep.not_provable[key] = sweep.not_provable.get(key, 0) + 1
             continue
+        if registrar is not None and trace.kind(j) in ORACLE_READERS:
+            registrar.prepare(trace.block_trace, j)
         calls.append((j, proof, step_calldata(gctx, trace.state(j), proof)))
     to = to_checksum_address(prover)
     replies = _json_batch(url, "eth_call", [[{"to": to, "data": "0x" + c.hex(), "gas": hex(30_000_000)}, "latest"]
@@ -346,8 +354,7 @@ def sweep_proofs(url: str, prover: str, trace: BlockTraceAdapter, ctx: StepConte
     for (j, proof, data), reply in zip(calls, replies, strict=True):
         if "result" not in reply:
             raw = reply["error"].get("data") or "0x"
-            raw_b = bytes.fromhex(raw[2:]) if isinstance(raw, str) else b""
-            name = raw_b[4:36].rstrip(b"\0").decode(errors="replace") if raw_b[:4] == UNSUPPORTED_SELECTOR else "REVERT"
+            name = revert_name(bytes.fromhex(raw[2:]) if isinstance(raw, str) else b"")
             key = f"{trace.kind(j)}:{name}"
             sweep.not_provable[key] = sweep.not_provable.get(key, 0) + 1
             continue
@@ -435,8 +442,6 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
                            challenge=False, target=target, verdict=Verdict.MATCH)
             liar_address, honest_address = transactor.address, Account.from_key(VERIFIER).address
         else:
-            honest2 = _honest_source(w3, deployment, replayer,
-                                     LevelOneClaims(replayer, InboxReader(w3, deployment, confirmations=0)))
             agent = make_defender(deployment, replayer, transactor)  # `rollup proposer`'s own defender
             assert agent is not None
             gchain = L2Chain.open(workdir / "griefer", spec, map_size=1 << 30)
@@ -526,7 +531,10 @@ def run_scenario(workdir: Path, honest_side: str = "challenger", transfers: int 
         if sweep:
             a = rollup.assertion(target)
             ctx = StepContext(disputed, a.inbox_entries, a.created_at)
-            run.sweep = sweep_proofs(p.anvil.url, deployment.contracts["OneStepProver"], ht, ctx)
+            c = deployment.contracts
+            sweeper = make_transactor(w3, ProposerConfig(private_key=DEPLOYER, confirmations=1, resubmit_after=10))
+            registrar = Registrar(w3, sweeper, c.get("PreimageOracle"), c.get("CodeOracle"))
+            run.sweep = sweep_proofs(p.anvil.url, c["OneStepProver"], ht, ctx, registrar)
 
         # An honest assertion after the game confirms.
         def honest_pending() -> Assertion | None:

@@ -20,13 +20,15 @@ frame runs) gets that code registered from the trace's state db and is tried onc
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import cache
 from typing import Any
 
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from l1.artifacts import load_artifact
+from l1.artifacts import ARTIFACT_DIR, load_artifact
 from l1.deploy import Deployment
 from l1.dispute_agent import StepContext, Unprovable
 from l1.dispute_claims import LevelOneClaims
@@ -163,6 +165,26 @@ class BlockTraceAdapter:
 
 
 UNSUPPORTED_SELECTOR = Web3.keccak(text="Unsupported(bytes32)")[:4]
+
+
+@cache
+def _error_names() -> dict[bytes, str]:
+    """Selector -> name of every custom error of the L1 contracts (from their artifacts)."""
+    out: dict[bytes, str] = {}
+    for path in sorted(ARTIFACT_DIR.glob("*.json")):
+        for item in json.loads(path.read_text()).get("abi", []):
+            if item.get("type") == "error":
+                signature = f"{item['name']}({','.join(i['type'] for i in item.get('inputs', []))})"
+                out.setdefault(Web3.keccak(text=signature)[:4], item["name"])
+    return out
+
+
+def revert_name(raw: bytes) -> str:
+    """What a prover revert says: the name of an `Unsupported(name)`, else the custom error's
+    name (`PreimageNotRegistered`, `ValidityWindowOpen`, ...), else "REVERTED"."""
+    if raw[:4] == UNSUPPORTED_SELECTOR:
+        return raw[4:36].rstrip(b"\0").decode(errors="replace")
+    return _error_names().get(raw[:4], "REVERTED")
 CODE_NOT_REGISTERED = Web3.keccak(text="CodeNotRegistered(bytes32)")[:4]
 
 
@@ -184,9 +206,7 @@ class ProverCheck:
         raw = reply.get("error", {}).get("data") or "0x"
         raw = bytes.fromhex(raw[2:]) if isinstance(raw, str) else b""
         self.last_revert = raw
-        if raw[:4] == UNSUPPORTED_SELECTOR:
-            return False, raw[4:36].rstrip(b"\0")
-        return False, b"REVERTED"
+        return False, revert_name(raw).encode()
 
 
 def start_cursor(claims: LevelOneClaims, block: int, entry_limit: int) -> tuple[int, int, int]:

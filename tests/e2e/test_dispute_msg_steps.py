@@ -22,10 +22,10 @@ from tests.e2e.test_dispute_onestep import _assert_challenger_won
 @pytest.mark.parametrize("kind", ["NEXT_MESSAGE", "TX_LOAD"])
 def test_wrong_root_is_bisected_to_a_message_step_registered_and_proven_on_l1(
         tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="verifier.dispute")
+    caplog.set_level(logging.INFO, logger="l1.dispute_level2")
     run = run_scenario(tmp_path, honest_side="challenger", log=lambda s: None, lie_at=kind, plan_checked=False)
     assert run.opcode == kind
     _assert_challenger_won(run)
     # the honest agent registered the transaction's message itself, once
-    registered = [r for r in caplog.records if r.name == "verifier.dispute" and "registering a" in r.getMessage()]
+    registered = [r for r in caplog.records if r.name == "l1.dispute_level2" and "registering a" in r.getMessage()]
     assert len(registered) == 1, [r.getMessage() for r in registered]
