@@ -56,6 +56,7 @@ from l1.proofs.journal import (
 )
 from l1.proofs.mpt import account_path, slot_path
 from l1.proofs.steps import Chain, ExecState, Unsupported, step
+from l1.proofs.tx_steps import rlp_item
 from l1.proofs.world_state import commit_steps
 from l2.deposits import DEPOSIT_TX_TYPE, DepositTransaction
 from l2.execution import BlockBuilder
@@ -277,32 +278,14 @@ def _align(n: int) -> int:
     return (n + 31) // 32 * 32
 
 
-def _rlp_item(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(payload offset, payload length, next item offset) of the RLP item at `pos`."""
-    b = data[pos]
-    if b < 0x80:
-        return pos, 1, pos + 1
-    if b < 0xB8:
-        return pos + 1, b - 0x80, pos + 1 + b - 0x80
-    if b < 0xC0:
-        n = b - 0xB7
-        length = int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
-        return pos + 1 + n, length, pos + 1 + n + length
-    if b < 0xF8:
-        return pos + 1, b - 0xC0, pos + 1 + b - 0xC0
-    n = b - 0xF7
-    length = int.from_bytes(data[pos + 1 : pos + 1 + n], "big")
-    return pos + 1 + n, length, pos + 1 + n + length
-
-
 def data_offset(raw: bytes) -> int:
     """Offset of the calldata bytes inside the EIP-2718 encoding (legacy, types 1, 2 and 0x7E)."""
     typed = raw[0] < 0xC0
     index = {0x01: 6, 0x02: 7, DEPOSIT_TX_TYPE: 5}.get(raw[0], 0) if typed else 5
-    pos, _, _ = _rlp_item(raw, 1 if typed else 0)
+    pos, _, _ = rlp_item(raw, 1 if typed else 0)
     for _ in range(index):
-        _, _, pos = _rlp_item(raw, pos)
-    start, _, _ = _rlp_item(raw, pos)
+        _, _, pos = rlp_item(raw, pos)
+    start, _, _ = rlp_item(raw, pos)
     return start
 
 

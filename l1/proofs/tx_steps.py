@@ -219,7 +219,7 @@ def tx_load(m: Machine, w: SpongeWitness) -> Machine:
     return m.replace(pending=None, tx=replace(tx, setup=ST_DECODE), acc=acc)
 
 
-def _rlp_item(data: bytes, pos: int) -> tuple[int, int, int]:
+def rlp_item(data: bytes, pos: int) -> tuple[int, int, int]:
     """(payload start, payload length, end) of the RLP item at `pos`."""
     b = data[pos]
     if b < 0x80:
@@ -239,10 +239,10 @@ def _rlp_item(data: bytes, pos: int) -> tuple[int, int, int]:
 
 def rlp_fields(raw: bytes) -> list[tuple[int, int]]:
     """(offset, length) of each field payload of a transaction's RLP list (after a type byte)."""
-    pos, length, _ = _rlp_item(raw, 0 if raw[0] >= 0xC0 else 1)
+    pos, length, _ = rlp_item(raw, 0 if raw[0] >= 0xC0 else 1)
     end, out = pos + length, []
     while pos < end:
-        p, n, pos = _rlp_item(raw, pos)
+        p, n, pos = rlp_item(raw, pos)
         out.append((p, n))
     return out
 

@@ -24,7 +24,7 @@ from eth_utils import to_checksum_address
 from trie import HexaryTrie
 from web3 import Web3
 
-from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address, transfer_calldata
+from bench.workloads import Key, Workload, deploy_token_tx, sign, token_address
 from l1.anvil import Anvil
 from l1.artifacts import load_artifact
 from l1.proofs import block_steps as bs
@@ -46,10 +46,11 @@ from l1.proofs.trie_proofs import (
 )
 from l1.proofs.tx_proofs import proof_for, tx_end_proof
 from l2.chain import L2Chain
-from l2.messages import BlockStart, Delayed, L2Tx, Message
+from l2.messages import BlockStart, L2Tx, Message
 from l2.predeploys import MESSAGE_PASSER_ADDRESS
 from l2.spec import ChainSpec, GenesisAccount
 from tests.integration.test_osp_exec import UNSUPPORTED_SELECTOR, _deploy_prover, call_batch
+from tests.integration.test_osp_tx_steps import erc20_block
 from tests.unit.test_block_trace import Harness, Source, transfers
 from tests.unit.test_state_transition import signed
 
@@ -76,23 +77,7 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Block
         h.apply(src.batch([BlockStart(1_000, 5), L2Tx(deploy)], delayed_read=0))  # CREATE: not traced
         (empty,) = h.apply(src.batch([BlockStart(1_001, 5)], delayed_read=0))
         (eth,) = h.apply(src.batch([BlockStart(1_002, 6), *transfers(keys, 3, first_nonce=1)], delayed_read=0))
-        approve = bytes.fromhex("095ea7b3") + keys[2].address.rjust(32, b"\0") + (10**20).to_bytes(32, "big")
-        transfer_from = (bytes.fromhex("23b872dd") + keys[1].address.rjust(32, b"\0")
-                         + keys[3].address.rjust(32, b"\0") + (7).to_bytes(32, "big"))  # fmt: skip
-        d = src.deposit(0, 4, 999, to=token, gas=200_000, data=transfer_calldata(keys[3].address, 1))
-        skipped = src.deposit(7, 4, 999, gas=21_000, data=b"\x01" * 40)
-        messages: list[Message] = [
-            BlockStart(1_004, 6),
-            L2Tx(sign(keys[1], CHAIN_ID, 0, token, 0, transfer_calldata(keys[3].address, 5), 200_000)),
-            L2Tx(sign(keys[1], CHAIN_ID, 1, token, 0, approve, 200_000)),
-            L2Tx(sign(keys[2], CHAIN_ID, 0, token, 0, transfer_from, 200_000)),
-            L2Tx(sign(keys[3], CHAIN_ID, 0, token, 0, transfer_calldata(keys[2].address, 10**40), 200_000)),
-            L2Tx(sign(keys[1], CHAIN_ID, 2, token, 0, transfer_calldata(keys[3].address, 0), 200_000)),
-            L2Tx(sign(keys[2], CHAIN_ID, 1, token, 0, transfer_calldata(keys[1].address, 10**30), 200_000)),
-            *transfers(keys, 1, key=0, first_nonce=4),
-            Delayed(d),
-            Delayed(skipped),
-        ]
+        messages = erc20_block(src, keys, token)
         (erc20,) = h.apply(src.batch(messages, delayed_read=2))
         big: list[Message] = [
             BlockStart(1_006, 6),

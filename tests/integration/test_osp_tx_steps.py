@@ -52,6 +52,32 @@ def _call(trace: BlockTrace, j: int, proof: bytes) -> bytes:
     return step_calldata(_ctx(trace), trace.state(j), proof)
 
 
+def erc20_block(src: Source, keys: list[Key], token: bytes) -> list[Message]:
+    """The ERC-20 block of these tests (after the token's deployment and 3 transfers of keys[0]):
+    transfer, approve, transferFrom, a reverting transfer, a zero transfer, a whole-balance
+    transfer, an ETH transfer, a deposit calling the token and one below its floor (the batch
+    reads delayed messages 0 and 1)."""
+    approve = bytes.fromhex("095ea7b3") + keys[2].address.rjust(32, b"\0") + (10**20).to_bytes(32, "big")
+    transfer_from = (bytes.fromhex("23b872dd") + keys[1].address.rjust(32, b"\0")
+                     + keys[3].address.rjust(32, b"\0") + (7).to_bytes(32, "big"))  # fmt: skip
+    d = src.deposit(0, 4, 999, to=token, gas=200_000, data=transfer_calldata(keys[3].address, 1))
+    skipped = src.deposit(7, 4, 999, gas=21_000, data=b"\x01" * 40)  # below its floor: no call, no coinbase
+    return [
+        BlockStart(1_004, 6),
+        L2Tx(sign(keys[1], CHAIN_ID, 0, token, 0, transfer_calldata(keys[3].address, 5), 200_000)),
+        L2Tx(sign(keys[1], CHAIN_ID, 1, token, 0, approve, 200_000)),
+        L2Tx(sign(keys[2], CHAIN_ID, 0, token, 0, transfer_from, 200_000)),
+        L2Tx(sign(keys[3], CHAIN_ID, 0, token, 0, transfer_calldata(keys[2].address, 10**40), 200_000)),
+        # a zero transfer: both balance slots loaded and rewritten unchanged (no trie write)
+        L2Tx(sign(keys[1], CHAIN_ID, 2, token, 0, transfer_calldata(keys[3].address, 0), 200_000)),
+        # keys[2]'s whole balance: its slot is deleted
+        L2Tx(sign(keys[2], CHAIN_ID, 1, token, 0, transfer_calldata(keys[1].address, 10**30), 200_000)),
+        *transfers(keys, 1, key=0, first_nonce=4),
+        Delayed(d),
+        Delayed(skipped),
+    ]
+
+
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, BlockTrace]]:
     keys = [Key.derive("test", i) for i in range(4)]
@@ -65,25 +91,7 @@ def traces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Block
         h.apply(src.batch([BlockStart(1_000, 5), L2Tx(deploy)], delayed_read=0))  # CREATE: not traced
         # a new origin: the SYS commit walk writes the L1Info slots too
         (eth,) = h.apply(src.batch([BlockStart(1_002, 6), *transfers(keys, 3, first_nonce=1)], delayed_read=0))
-        approve = bytes.fromhex("095ea7b3") + keys[2].address.rjust(32, b"\0") + (10**20).to_bytes(32, "big")
-        transfer_from = (bytes.fromhex("23b872dd") + keys[1].address.rjust(32, b"\0")
-                         + keys[3].address.rjust(32, b"\0") + (7).to_bytes(32, "big"))  # fmt: skip
-        d = src.deposit(0, 4, 999, to=token, gas=200_000, data=transfer_calldata(keys[3].address, 1))
-        skipped = src.deposit(7, 4, 999, gas=21_000, data=b"\x01" * 40)  # below its floor: no call, no coinbase
-        messages: list[Message] = [
-            BlockStart(1_004, 6),
-            L2Tx(sign(keys[1], CHAIN_ID, 0, token, 0, transfer_calldata(keys[3].address, 5), 200_000)),
-            L2Tx(sign(keys[1], CHAIN_ID, 1, token, 0, approve, 200_000)),
-            L2Tx(sign(keys[2], CHAIN_ID, 0, token, 0, transfer_from, 200_000)),
-            L2Tx(sign(keys[3], CHAIN_ID, 0, token, 0, transfer_calldata(keys[2].address, 10**40), 200_000)),
-            # a zero transfer: both balance slots loaded and rewritten unchanged (no trie write)
-            L2Tx(sign(keys[1], CHAIN_ID, 2, token, 0, transfer_calldata(keys[3].address, 0), 200_000)),
-            # keys[2]'s whole balance: its slot is deleted
-            L2Tx(sign(keys[2], CHAIN_ID, 1, token, 0, transfer_calldata(keys[1].address, 10**30), 200_000)),
-            *transfers(keys, 1, key=0, first_nonce=4),
-            Delayed(d),
-            Delayed(skipped),
-        ]
+        messages = erc20_block(src, keys, token)
         (erc20,) = h.apply(src.batch(messages, delayed_read=2))
         several = h.apply(src.batch([BlockStart(1_006, 7), *transfers(keys, 1, key=3, first_nonce=1),
                                      BlockStart(1_007, 7)], delayed_read=2))  # fmt: skip
