@@ -135,6 +135,13 @@ class Machine:
             return self.exec.hash()
         if self.phase == CLAIM:
             return BlockClaim(self.number, self.output_root, self.cursor.hash()).hash()
+        return self.machine_state().hash()
+
+    def machine_state(self) -> MachineState:
+        """The `MachineState` (1.2) of a non-claim machine: what `commitment` hashes."""
+        if self.exec is not None:
+            return self.exec.machine_state()
+        assert self.phase != CLAIM
         return MachineState(
             phase=self.phase,
             cursor=self.cursor.hash(),
@@ -147,7 +154,7 @@ class Machine:
             tx=self.tx.hash() if self.tx else ZERO32,
             frame=self.frame.hash() if self.frame is not None else ZERO32,
             pending=self.pending.hash() if self.pending is not None else ZERO32,
-        ).hash()
+        )
 
     def replace(self, **changes: Any) -> Machine:
         return dataclasses.replace(self, **changes)

@@ -25,7 +25,6 @@ from l1.proofs import kind_proofs, steps
 from l1.proofs import tx_steps as ts
 from l1.proofs.block_machine import BlockTrace
 from l1.proofs.block_steps import CommitWitness
-from l1.proofs.buf import ZERO32
 from l1.proofs.commitments import (
     COMMIT,
     PHASE_NAMES,
@@ -54,22 +53,7 @@ class Unsupported(steps.Unsupported, ts.Unsupported):
 
 def machine_state(m: Machine) -> MachineState:
     """The `MachineState` (1.2) of a non-claim machine, as `Machine.commitment` hashes it."""
-    if m.exec is not None:
-        return m.exec.machine_state()
-    assert m.phase != CLAIM
-    return MachineState(
-        phase=m.phase,
-        cursor=m.cursor.hash(),
-        entry=m.entry.hash() if m.entry else ZERO32,
-        block=m.block.hash() if m.block else ZERO32,
-        worldRoot=m.world_root,
-        journalRoot=m.journal.root,
-        journalCount=m.journal.count,
-        blockAcc=m.acc.commitment().hash() if m.acc else ZERO32,
-        tx=m.tx.hash() if m.tx else ZERO32,
-        frame=m.frame.hash() if m.frame is not None else ZERO32,
-        pending=m.pending.hash() if m.pending is not None else ZERO32,
-    )
+    return m.machine_state()
 
 
 def claim_step_is_identity(m: Machine, g: Game) -> bool:
