@@ -143,8 +143,11 @@ class Proposer:
         now = int(self.rollup.w3.eth.get_block("latest")["timestamp"])
         period = self.rollup.challenge_period()
         locked = 0
+        by_id = {a.id: a for a in assertions}
         for a in assertions:
             if a.status is AssertionStatus.PENDING and a.asserter == self.address:
+                if self._release_if_stranded(a, by_id, latest, now >= a.created_at + period):
+                    continue
                 locked += self.rollup.bond()
             if a.status is AssertionStatus.PENDING and a.parent_id == latest and now >= a.created_at + period:
                 if judge(a, self.replayer).verdict is not Verdict.MATCH:
@@ -160,6 +163,25 @@ class Proposer:
                 latest = a.id
                 self.chain.set_head(Head.FINALIZED, self.chain.header_by_number(a.l2_block_number).hash)
         self.metrics.bonds_locked.set(locked)
+
+    def _release_if_stranded(self, a: Assertion, by_id: dict[int, Assertion], latest: int, period_over: bool) -> bool:
+        """Our pending assertion whose parent the confirmed chain left by another child can never
+        confirm: once unchallengeable, take its bond back (`Rollup.releaseStranded`)."""
+        parent = by_id.get(a.parent_id)
+        if parent is None or not period_over:
+            return False
+        stranded = parent.status is AssertionStatus.RELEASED or (
+            parent.status is AssertionStatus.CONFIRMED and parent.id != latest)
+        if not stranded:
+            return False
+        try:
+            data = self.rollup.contract.encode_abi("releaseStranded", args=[a.id])
+            self.transactor.send(self.rollup.address, bytes.fromhex(data[2:]))
+        except L1Reverted as exc:
+            log.info("assertion %d not releasable yet: %s", a.id, exc.error)
+            return False
+        log.info("released the bond of stranded assertion %d (parent %d, latest confirmed %d)", a.id, parent.id, latest)
+        return True
 
 
 def make_defender(

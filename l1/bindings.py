@@ -354,6 +354,7 @@ class AssertionStatus(IntEnum):
     PENDING = 1
     CONFIRMED = 2
     REJECTED = 3
+    RELEASED = 4  # stranded by a sibling branch that confirmed; bond returned (releaseStranded)
 
 
 @dataclass(frozen=True)
@@ -386,6 +387,9 @@ class RollupBinding(ContractBinding):
 
     def reject_descendant(self, assertion_id: int) -> TxReceipt:
         return self.transact("rejectDescendant", assertion_id)
+
+    def release_stranded(self, assertion_id: int) -> TxReceipt:
+        return self.transact("releaseStranded", assertion_id)
 
     def set_dispute_game(self, game: str | bytes) -> TxReceipt:
         return self.transact("setDisputeGame", to_checksum_address(game))

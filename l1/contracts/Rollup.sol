@@ -13,13 +13,16 @@ interface IInbox {
 ///         assertion, no dispute game against it is still open (`openGames`) and the game has
 ///         not rejected it. Confirmation returns the bond
 ///         to the asserter; a rejected assertion's bond goes to the dispute game, which pays
-///         the winner. Every wei sent in is either held for a pending assertion or paid out.
+///         the winner. An assertion stranded by a sibling branch that confirmed first (it can
+///         never confirm) gets its bond back once nobody can challenge it any more
+///         (`releaseStranded`). Every wei sent in is either held for a pending assertion or paid out.
 contract Rollup {
     enum Status {
         None,
         Pending,
         Confirmed,
-        Rejected
+        Rejected,
+        Released
     }
 
     struct Assertion {
@@ -67,6 +70,7 @@ contract Rollup {
     );
     event AssertionConfirmed(uint256 indexed id, bytes32 outputRoot);
     event AssertionRejected(uint256 indexed id, address recipient, uint256 bond);
+    event AssertionReleased(uint256 indexed id, address asserter, uint256 bond);
     event ProposerSet(address indexed proposer, bool allowed);
     event PermissionlessSet(bool permissionless);
     event DisputeGameSet(address disputeGame);
@@ -91,6 +95,7 @@ contract Rollup {
     error ChallengePeriodNotOver(uint256 id, uint256 confirmableAt);
     error GamesOpen(uint256 id, uint256 openGames);
     error NoOpenGame(uint256 id);
+    error NotStranded(uint256 id);
     error TransferFailed();
 
     constructor(
@@ -244,6 +249,30 @@ contract Rollup {
         uint256 parentId = _assertions[id].parentId;
         if (_assertions[parentId].status != Status.Rejected) revert ParentNotRejected(parentId);
         _reject(id);
+    }
+
+    /// @notice Anyone: returns the bond of a pending assertion that can never confirm because
+    ///         the confirmed chain left its parent through another child (its parent is
+    ///         confirmed but no longer `latestConfirmed`, or was itself released). Only once its
+    ///         challenge period is over with no game open: by then it can no longer be
+    ///         challenged, and had it been on the confirmed branch it would have confirmed and
+    ///         been paid the same bond. The status becomes Released (final).
+    function releaseStranded(uint256 id) external {
+        if (id >= _assertions.length) revert UnknownAssertion(id);
+        Assertion storage a = _assertions[id];
+        if (a.status != Status.Pending) revert NotPending(id);
+        uint256 parentId = a.parentId;
+        Status parent = _assertions[parentId].status;
+        bool stranded =
+            parent == Status.Released || (parent == Status.Confirmed && parentId != latestConfirmed);
+        if (!stranded) revert NotStranded(id);
+        uint256 confirmableAt = uint256(a.createdAt) + challengePeriod;
+        if (block.timestamp < confirmableAt) revert ChallengePeriodNotOver(id, confirmableAt);
+        uint256 open = openGames[id];
+        if (open > 0) revert GamesOpen(id, open);
+        a.status = Status.Released;
+        emit AssertionReleased(id, a.asserter, bond);
+        _pay(a.asserter);
     }
 
     function assertionCount() external view returns (uint256) {

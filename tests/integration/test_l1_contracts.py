@@ -322,6 +322,59 @@ def test_confirm_after_the_challenge_period_returns_the_bond(anvil, rollup):
     assert rollup.bonds_held() == BOND == w3.eth.get_balance(rollup.address)  # the stranded sibling's bond
 
 
+def test_a_stranded_assertion_gets_its_bond_back_once_unchallengeable(anvil, rollup):
+    """A sibling branch confirmed first: the other child of genesis, and its own child, can never
+    confirm; after their challenge periods, with no game open, anyone returns their bonds."""
+    w3 = anvil.w3
+    a1 = rollup.created_id(rollup.create_assertion(0, 0, 1, ROOT))
+    stranded = rollup.created_id(rollup.with_signer(PROPOSER2).create_assertion(0, 0, 3, keccak(b"other")))
+    child = rollup.created_id(rollup.with_signer(PROPOSER2).create_assertion(stranded, 0, 4, ROOT))
+    anyone = rollup.with_signer(OTHER)
+    with reverts("NotStranded"):
+        anyone.release_stranded(stranded)  # genesis is still the latest confirmed: it may confirm
+    anvil.increase_time(CHALLENGE)
+    anyone.confirm_assertion(a1)
+    with reverts("NotStranded"):
+        anyone.release_stranded(child)  # its parent is not released yet
+    with reverts("NotPending"):
+        anyone.release_stranded(a1)
+    with reverts("UnknownAssertion"):
+        anyone.release_stranded(99)
+    before = w3.eth.get_balance(PROPOSER2.address)
+    receipt = anyone.release_stranded(stranded)
+    assert w3.eth.get_balance(PROPOSER2.address) == before + BOND  # paid to the asserter, not the caller
+    assert rollup.contract.events.AssertionReleased().process_receipt(receipt)[0]["args"]["id"] == stranded
+    assert rollup.assertion(stranded).status == AssertionStatus.RELEASED
+    with reverts("NotPending"):
+        anyone.release_stranded(stranded)
+    with reverts("NotPending"):
+        anyone.confirm_assertion(stranded)
+    anyone.release_stranded(child)  # a released parent strands its children too
+    assert w3.eth.get_balance(PROPOSER2.address) == before + 2 * BOND
+    assert rollup.bonds_held() == 0 == w3.eth.get_balance(rollup.address)
+
+
+def test_a_stranded_assertion_waits_for_its_period_and_its_games(anvil, rollup):
+    a1 = rollup.created_id(rollup.create_assertion(0, 0, 1, ROOT))
+    anvil.increase_time(CHALLENGE // 2)
+    late = rollup.created_id(rollup.with_signer(PROPOSER2).create_assertion(0, 0, 2, keccak(b"late")))
+    anvil.increase_time(CHALLENGE // 2)
+    anyone = rollup.with_signer(OTHER)
+    anyone.confirm_assertion(a1)
+    with reverts("ChallengePeriodNotOver"):
+        anyone.release_stranded(late)  # it can still be challenged: its bond stays at stake
+    game = rollup.with_signer(GAME)
+    rollup.with_signer(OWNER).set_dispute_game(GAME.address)
+    game.transact("gameStarted", late)  # GAME, an account, stands in for the dispute game
+    anvil.increase_time(CHALLENGE)
+    with reverts("GamesOpen"):
+        anyone.release_stranded(late)  # a game still running decides it first
+    game.transact("gameEnded", late)
+    anyone.release_stranded(late)
+    assert rollup.assertion(late).status == AssertionStatus.RELEASED
+    assert rollup.bonds_held() == 0
+
+
 def test_dispute_game_hook_rejects_and_descendants_follow(anvil, rollup):
     w3 = anvil.w3
     owner = rollup.with_signer(OWNER)

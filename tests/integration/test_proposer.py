@@ -117,3 +117,38 @@ def test_test_only_wrong_root_is_posted_as_asked(l1, tmp_path):
     assert created.l2_block_number == 5
     assert created.output_root != reference_root(w3, deployment, tmp_path, 5)
     chain.close()
+
+
+def test_proposer_takes_back_the_bond_of_its_stranded_assertion(l1, tmp_path):
+    """Another proposer's sibling (an earlier block, same parent) confirms first: ours can never
+    confirm, so once its period is over the proposer releases its bond and builds on the sibling."""
+    w3, deployment = l1
+    rollup = RollupBinding(w3, deployment.contracts["Rollup"])
+    other = Account.from_key(DEV_ACCOUNTS[7][1])
+    rollup.with_signer(DEPLOYER_KEY).set_proposer(other.address, True)
+    now = w3.eth.get_block("latest")["timestamp"]
+    post_blocks(w3, deployment, 5, 2, now)
+    w3.provider.make_request("evm_mine", [])
+    proposer, chain = make_proposer(w3, deployment, tmp_path / "stranded")
+    proposer.tick()
+    ours = rollup.assertion_count() - 1
+    mine = rollup.assertion(ours)
+    assert mine.asserter == proposer.address and mine.status is AssertionStatus.PENDING
+    parent = rollup.assertion(mine.parent_id)
+    # The sibling: one block past our parent, the honest root, by the other proposer.
+    block = parent.l2_block_number + 1
+    entries = mine.inbox_entries
+    sibling = rollup.created_id(rollup.with_signer(other).create_assertion(
+        mine.parent_id, entries, block, reference_root(w3, deployment, tmp_path, block)))
+    w3.provider.make_request("evm_increaseTime", [61])
+    w3.provider.make_request("evm_mine", [])
+    rollup.with_signer(other).confirm_assertion(sibling)
+    balance = w3.eth.get_balance(proposer.address)
+    proposer.tick()
+    assert rollup.assertion(ours).status is AssertionStatus.RELEASED
+    assert w3.eth.get_balance(proposer.address) > balance + rollup.bond() * 9 // 10  # back, minus gas
+    pending = sum(1 for i in range(rollup.assertion_count()) if rollup.assertion(i).status is AssertionStatus.PENDING)
+    assert rollup.bonds_held() == pending * rollup.bond() == w3.eth.get_balance(rollup.address)
+    newer = [rollup.assertion(i) for i in range(sibling + 1, rollup.assertion_count())]
+    assert all(a.parent_id == sibling for a in newer)  # it goes on from the confirmed sibling only
+    chain.close()
