@@ -133,15 +133,17 @@ class KnownGame:
     created_block: int
     start_claim: bytes
     challenger: bool  # our role
+    created_hash: bytes = b""  # the L1 block's hash: a reorg that drops the game changes it
 
     def encode(self) -> bytes:
-        return rlp.encode([self.game_id, self.assertion_id, self.created_block, self.start_claim, int(self.challenger)])
+        return rlp.encode([self.game_id, self.assertion_id, self.created_block, self.start_claim, int(self.challenger),
+                           self.created_hash])
 
     @classmethod
     def decode(cls, data: bytes) -> KnownGame:
         f = rlp.decode(data)
-        n = [int.from_bytes(x, "big") for x in f]
-        return cls(n[0], n[1], n[2], bytes(f[3]), bool(n[4]))
+        n = [int.from_bytes(x, "big") for x in f[:5]]
+        return cls(n[0], n[1], n[2], bytes(f[3]), bool(n[4]), bytes(f[5]) if len(f) > 5 else b"")
 
 
 @dataclass
@@ -160,6 +162,7 @@ class AgentStats:
     level2_needed: int = 0  # games stuck at level 2 for want of a trace (no source, or none for the block)
     proofs: int = 0  # proveStep calls that landed
     errors: int = 0
+    reorged: int = 0  # games forgotten because L1 replaced the block that created them
     moves_by_level: dict[int, int] = field(default_factory=lambda: {1: 0, 2: 0})
     unprovable: dict[str, int] = field(default_factory=dict)  # games stuck at an unprovable step, by step kind
     clocks: dict[int, int] = field(default_factory=dict)  # our remaining clock (s) by open game
@@ -281,7 +284,7 @@ class DisputeAgent:
                 us_challenger = to_checksum_address(created.challenger) == self.address
                 if us_challenger or to_checksum_address(created.defender) == self.address:
                     added.append(KnownGame(created.game_id, created.assertion_id, created.l1_block_number,
-                                           created.start_claim, us_challenger))
+                                           created.start_claim, us_challenger, created.l1_block_hash))
                     log.info("dispute game %d against assertion %d: we are the %s", created.game_id,
                              created.assertion_id, "challenger" if us_challenger else "defender")
             self._save(end, added)
@@ -343,12 +346,14 @@ class DisputeAgent:
         ], value=self.game.bond())
         game_id = self.game.created_id(receipt.raw)
         self.stats.challenges += 1
-        self._save(self.scanned, [KnownGame(game_id, a.id, receipt.block_number, start, True)])
+        self._save(self.scanned, [KnownGame(game_id, a.id, receipt.block_number, start, True, receipt.block_hash)])
         log.warning("dispute game %d opened against assertion %d", game_id, a.id)
 
     # -- playing -------------------------------------------------------------------------------
 
     def _play(self, known: KnownGame, assertions: list[Assertion]) -> None:
+        if self._reorged(known):
+            return
         g = self.game.game(known.game_id)
         if g.status is not GameStatus.OPEN:
             self._finished(known, g)
@@ -501,6 +506,31 @@ class DisputeAgent:
         log.error("dispute game %d: ALERT: step %d of L2 block %d (%s) is unprovable%s; no proof sent, the game "
                   "will be lost on time", known.game_id, step, ctx.l2_block, name,
                   " (the on-chain prover refused it)" if on_chain else "")
+
+    def _reorged(self, known: KnownGame) -> bool:
+        """L1 replaced the block that created the game (a reorg deeper than we waited for, or a
+        devnet revert): the id may now name another game or none. Forget it, rescan from that
+        block, and, if it was our challenge, let the assertion be challenged again."""
+        if not known.created_hash:
+            return False  # a record of an older version: nothing to compare with
+        block = self.w3.eth.get_block(known.created_block) if known.created_block <= self.w3.eth.block_number else None
+        if block is not None and bytes(block["hash"]) == known.created_hash:
+            return False
+        log.warning("dispute game %d: L1 block %d that created it was replaced (reorg); forgetting the game",
+                    known.game_id, known.created_block)
+        self.stats.reorged += 1
+        if known.challenger:
+            self.challenged.discard(known.assertion_id)
+            self.store.commit({}, {_CHALLENGED_KEY: rlp.encode(sorted(self.challenged))})
+        self.stats.clocks.pop(known.game_id, None)
+        for key in [k for k in self._traces if k[0] == known.game_id]:
+            del self._traces[key]
+        self._save(min(self.scanned, known.created_block - 1), removed=[known.game_id])
+        try:
+            self.transactor.resync()  # what we sent after that block may be gone too
+        except L1Error as exc:
+            log.info("dispute agent: nonce not resynced: %s", exc)
+        return True
 
     def _finished(self, known: KnownGame, g: Game) -> None:
         ours_won = (g.status is GameStatus.CHALLENGER_WON) == known.challenger

@@ -202,6 +202,7 @@ class GameCreated:
     d_start: int
     d_end: int
     l1_block_number: int
+    l1_block_hash: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,7 @@ class DisputeGameBinding(ContractBinding):
                 a["dStart"],
                 a["dEnd"],
                 log["blockNumber"],
+                bytes(log["blockHash"]),
             )
             for log in logs
             for a in [log["args"]]

@@ -87,6 +87,7 @@ class VerifierMetrics:
                 ("level2_needed", "Games at level 2 with no step trace of the block (no source or none built)"),
                 ("proofs", "One-step proofs we submitted (proveStep) that landed"),
                 ("errors", "Dispute actions that failed (L1 refused or unreachable)"),
+                ("reorged", "Games forgotten because an L1 reorg replaced the block that created them"),
             )
         }
         self.dispute_withdrawn = Counter(f"{NS}_dispute_withdrawn_wei_total", "Dispute credits withdrawn", registry=r)

@@ -415,3 +415,43 @@ def test_a_one_block_segment_is_played_at_level_2_or_reported(env: Env, caplog: 
         assert stats.clocks[game_id] > 0  # the clock is gauged while it runs
     finally:
         pchain.close()
+
+
+@pytest.mark.slow
+def test_defender_forgets_a_game_an_l1_reorg_dropped_and_plays_the_one_that_took_its_id(env: Env):
+    """L1 loses the block that created a game (here a devnet revert, deeper than any wait): the
+    same game id now names another game. The agent must not play the old one's record."""
+    w3, game, rollup = env.w3, env.game, env.rollup
+    env.post(env.blocks(40, with_transfers=False))
+    proposer, pchain = env.proposer("proposer")
+    try:
+        proposer.tick()
+        agent = proposer.agent
+        assert agent is not None
+        snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+        griefer = DisputeGameBinding(w3, game.address, GRIEFER)
+        first = [keccak(b"first%d" % i) for i in range(15)]
+        griefer.challenge(1, opening_inputs(env.inbox, rollup, 1), first, keccak(b"first end"))
+        proposer.tick()
+        assert 0 in agent.known and agent.stats.moves == 1
+        old_hash = agent.known[0].created_hash
+
+        w3.provider.make_request("evm_revert", [snapshot])  # the game and our answer are gone
+        env.mine(5)
+        second = [keccak(b"second%d" % i) for i in range(15)]
+        receipt = griefer.challenge(1, opening_inputs(env.inbox, rollup, 1), second, keccak(b"second end"))
+        assert griefer.created_id(receipt) == 0  # the id is taken again, by another game
+        errors = agent.stats.errors
+        proposer.tick()  # sees the replaced block: forgets game 0 and rewinds its scan
+        assert agent.stats.reorged == 1
+        proposer.tick()  # finds the new game 0 and answers it
+        assert agent.known[0].created_hash not in (b"", old_hash)
+        answer = game.dissections(0)[-1]
+        assert answer.poster == PROPOSER.address and (answer.lo, answer.hi) == (0, 2)
+        assert agent.stats.errors == errors  # nothing was sent into the old game's record
+
+        env.mine(CLOCK + 1)
+        proposer.tick()
+        assert game.game(0).status is GameStatus.DEFENDER_WON
+    finally:
+        pchain.close()
