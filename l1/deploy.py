@@ -23,7 +23,7 @@ from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 from web3.types import TxReceipt
 
-from l1.artifacts import load_artifact
+from l1.artifacts import contracts_fingerprint, load_artifact
 from l1.bindings import DEFAULT_TX_TIMEOUT, L1Error, RollupBinding
 from l2.devkeys import DEV_ACCOUNTS
 from l2.errors import ConfigError, RollupError
@@ -85,6 +85,7 @@ class Deployment:
     withdrawal_delay: int = 0
     game_clock: int = 0  # 0: no dispute game deployed
     burn_bps: int = 0
+    contracts_fingerprint: str = ""  # l1.artifacts.contracts_fingerprint() of the deploying code
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -341,6 +342,7 @@ def deploy(w3: Web3, signer: LocalAccount, spec: ChainSpec, params: DeployParams
         withdrawal_delay=params.withdrawal_delay,
         game_clock=params.game_clock if params.dispute_game else 0,
         burn_bps=params.burn_bps if params.dispute_game else 0,
+        contracts_fingerprint=contracts_fingerprint(),
     )
 
 

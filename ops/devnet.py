@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from l1.artifacts import contracts_fingerprint
 from l2.devkeys import DEV_ACCOUNTS
 from l2.errors import ConfigError, RollupError
 from ops.processes import ChildFailed, Supervisor
@@ -254,6 +255,7 @@ class Devnet:
             if self.stop.is_set():
                 return None
         deployment = json.loads(self.deployment_path.read_text())
+        check_fingerprint(deployment, self.deployment_path)
         rollup = deployment["contracts"]["Rollup"]
         if rpc(self.config.l1_url, "eth_getCode", [rollup, "latest"]) in ("0x", "0x0", None):
             raise ConfigError(
@@ -328,6 +330,17 @@ class Devnet:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def check_fingerprint(deployment: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a chain whose contracts were built from other sources than this checkout's."""
+    made_with, current = deployment.get("contracts_fingerprint", ""), contracts_fingerprint()
+    if made_with != current:
+        raise ConfigError(
+            f"{path} was deployed with other L1 contracts than this checkout builds "
+            f"(fingerprint {made_with or 'none: an older version'} vs {current}); their storage layouts and "
+            f"interfaces may differ: remove {path.parent} to start a new devnet"
+        )
 
 
 def anvil_binary() -> str:
