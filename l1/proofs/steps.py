@@ -12,8 +12,8 @@ the code words holding the opcode and its PUSH immediate with their boundary sib
 then what the opcode reads, in its order: a BlockCtx / TxCtx / BlockAcc preimage, memory or
 calldata words with siblings, a JUMPDEST bitmap word, a copy's source words then its destination
 memory words; a top-frame end adds TxCtx and BlockAcc (docs/fraud-proofs.md 2.3, "As built").
-CALL and the end of a callee (FRAME_RETURN) are `_call` / `_frame_return`, the twins of
-ExecCall.sol (docs/fraud-proofs.md 12).
+CALL, CALLCODE, DELEGATECALL, STATICCALL and the end of a callee (FRAME_RETURN) are `_call` /
+`_frame_return`, the twins of ExecCall.sol (docs/fraud-proofs.md 12, 19).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ ACCOUNT_OPS = (0x31, 0x3B, 0x3F, 0x47)  # BALANCE, EXTCODESIZE, EXTCODEHASH, SEL
 SLOT_OPS = (0x54, 0x55)  # SLOAD, SSTORE: a slot leaf
 LOGS = range(0xA0, 0xA5)
 COLD_ACCOUNT, WARM_ACCOUNT = 2600, 100  # EIP-2929
-CALL = 0xF1
+CALL, CALLCODE, DELEGATECALL, STATICCALL = 0xF1, 0xF2, 0xF4, 0xFA
+CALL_KINDS = {CALL: 0, CALLCODE: 1, DELEGATECALL: 2, STATICCALL: 3}  # opcode -> Frame.kind (1.4)
 CALL_VALUE, CALL_STIPEND, NEW_ACCOUNT = 9000, 2300, 25000
 MAX_DEPTH = 1024
 PRECOMPILES = range(0x01, 0x12)  # 0x01..0x11 (Prague)
@@ -258,9 +259,10 @@ def op_cost(op: int, items: list[int], base: int, mem_words: int) -> tuple[int, 
         cost += 375 * (op - 0xA0)
         if size < 1 << 64:
             cost += 8 * size
-    elif op == CALL:  # py-evm expands over the input, then the output area
+    elif op in CALL_KINDS:  # py-evm expands over the input, then the output area
         words = mem_words
-        for off, size in ((items[3], items[4]), (items[5], items[6])):
+        k = _args_at(op)
+        for off, size in ((items[k], items[k + 1]), (items[k + 2], items[k + 3])):
             if size == 0:
                 continue
             if off >= 1 << 64 or size >= 1 << 64:
@@ -398,12 +400,12 @@ def _exec(s: _Step) -> ExecState:
     items = list(reversed(st.stack[depth - info.need :]))  # top first
     s.items = items
     s.add("stack", b"".join(_w(v) for v in items) + stack_hash(st.stack[: depth - info.need]))
-    if op == CALL:
-        if fr.static and items[2]:  # a value transfer in a static frame (py-evm: before any gas)
+    if op in CALL_KINDS:
+        if op == CALL and fr.static and items[2]:  # a value transfer in a static frame (py-evm: before any gas)
             return s.end_top(False, True)
         if (items[1] & ADDRESS_MASK) in PRECOMPILES:
             raise Unsupported("PRECOMPILE_CALL")
-    if op in ACCOUNT_OPS or op in SLOT_OPS or op == CALL:
+    if op in ACCOUNT_OPS or op in SLOT_OPS or op in CALL_KINDS:
         loaded = _load_if_absent(s, op, items)  # (3) a first touch is a LOAD step, pc unchanged
         if loaded is not None:
             return loaded
@@ -425,7 +427,7 @@ def _exec(s: _Step) -> ExecState:
 
     if op == 0x00:
         return s.end_top(True, False)
-    if op == CALL:
+    if op in CALL_KINDS:
         return _call(s, items, next_pc)
     if op in ACCOUNT_OPS:
         return push(_account_op(s, op, items))
@@ -513,7 +515,7 @@ def _key_of(s: _Step, op: int, items: list[int]) -> tuple[bytes, bytes, int | No
         return slot_key(fr.address, items[0]), fr.address, items[0]
     if op == 0x47:
         return account_key(fr.address), fr.address, None
-    address = ((items[1] if op == CALL else items[0]) & ADDRESS_MASK).to_bytes(20, "big")
+    address = ((items[1] if op in CALL_KINDS else items[0]) & ADDRESS_MASK).to_bytes(20, "big")
     return account_key(address), address, None
 
 
@@ -645,17 +647,32 @@ class _Halt(Exception):
     """Out of gas inside an opcode's world-state part: exceptional halt."""
 
 
+def _args_at(op: int) -> int:
+    """Index of a call's input offset among its stack items (top first): after `gas, address,
+    value` for CALL and CALLCODE, after `gas, address` for DELEGATECALL and STATICCALL."""
+    return 3 if op in (CALL, CALLCODE) else 2
+
+
 def _call(s: _Step, items: list[int], next_pc: int) -> ExecState:
-    """CALL after its memory expansion (docs/fraud-proofs.md 2.3; py-evm's CallEIP7702): the target's
-    account load (2600 cold / 100 warm), value 9000 and new account 25000, the 63/64 rule and the
-    2300 stipend; then the value transfer and either the EOA's immediate success or the callee
-    frame. Proof after the LOAD flag: the target's LeafProof; for a 23-byte code, its first word
-    (a 7702 delegation is refused); with a value, the caller's LeafProof in the journal with the
-    target warm, then the target's again after the debit; for a callee frame, TxCtx and BlockAcc
-    (its snapshot fields)."""
-    st, fr = s.st, s.st.frame
-    gas_arg, value = items[0], items[2]
-    in_off, in_size, out_off, out_size = items[3:7]
+    """CALL, CALLCODE, DELEGATECALL, STATICCALL after their memory expansion (docs/fraud-proofs.md
+    2.3, 12, 19; py-evm's CallEIP7702 and its siblings): the account load of the code source
+    `items[1]` (2600 cold / 100 warm), 9000 with a value (CALL, CALLCODE) and 25000 for a CALL's
+    value to an empty account, the 63/64 rule and the 2300 stipend with a value (none for
+    DELEGATECALL, which keeps the caller's value without sending it); then CALL's value transfer
+    (CALLCODE's goes to the caller itself: only its balance is checked) and either the immediate
+    success of a code source without code or the callee frame. The callee runs in the caller's
+    storage, with its caller and value for DELEGATECALL, in the caller's storage with the given
+    value for CALLCODE, in the target's with the static flag set for STATICCALL. Proof after the
+    LOAD flag: the code source's LeafProof; for a 23-byte code, its first word (a 7702
+    delegation is refused); with a value, the caller's LeafProof in the journal with the code
+    source warm, then (CALL only) the target's again after the debit; for a callee frame, TxCtx
+    and BlockAcc (its snapshot fields)."""
+    st, fr, op = s.st, s.st.frame, s.op
+    k = _args_at(op)
+    gas_arg = items[0]
+    sends = items[2] if op in (CALL, CALLCODE) else 0  # the value py-evm charges, checks and moves
+    value = items[2] if op in (CALL, CALLCODE) else fr.value if op == DELEGATECALL else 0  # the callee's CALLVALUE
+    in_off, in_size, out_off, out_size = items[k : k + 4]
     to = (items[1] & ADDRESS_MASK).to_bytes(20, "big")
     entry = AccountEntry.decode(_leaf(s, account_key(to)).leaf.payload)
     cost = WARM_ACCOUNT if entry.flags & FLAG_WARM else COLD_ACCOUNT
@@ -668,44 +685,49 @@ def _call(s: _Step, items: list[int], next_pc: int) -> ExecState:
         if len(code) == len(DELEGATION_PREFIX) + 20 and s.words("code", Code(code).tree, 0, 3) == DELEGATION_PREFIX:
             raise Unsupported("DELEGATED_CALL")
     empty = entry.nonce == 0 and entry.balance == 0 and entry.code_hash == EMPTY_CODE_HASH
-    extra = (CALL_VALUE if value else 0) + (NEW_ACCOUNT if value and empty else 0)
+    extra = (CALL_VALUE if sends else 0) + (NEW_ACCOUNT if op == CALL and sends and empty else 0)
     if extra > s.gas:
         raise _Halt
     avail = s.gas - extra
     child = min(gas_arg, avail - avail // 64)
     s.gas -= child + extra
-    child_gas = child + (CALL_STIPEND if value else 0)
+    child_gas = child + (CALL_STIPEND if sends else 0)
     journal = s.mutable_journal()
     entry = replace(entry, flags=entry.flags | FLAG_WARM)
     journal.update(entry.key, entry.encode())
-    snap = journal.copy()  # the callee's snapshot: target warm, no transfer yet (py-evm's apply_message)
+    snap = journal.copy()  # the callee's snapshot: code source warm, no transfer yet (py-evm's apply_message)
     fail = fr.depth + 1 > MAX_DEPTH
-    if value:
+    if sends:
         caller = AccountEntry.decode(_leaf(s, account_key(fr.address)).leaf.payload)
-        fail = fail or caller.balance < value
+        fail = fail or caller.balance < sends
     if fail:  # no frame: 0 pushed, the callee's gas back, return data empty
         s.gas += child_gas
         s.stack.append(0)
         return replace(s.post(pc=next_pc, rdRoot=ZERO32, rdOff=0, rdLen=0), rd_source=None)
-    if value:
-        journal.update(caller.key, replace(caller, balance=caller.balance - value).encode())
-        entry = AccountEntry.decode(_leaf(s, account_key(to)).leaf.payload)
-        entry = replace(entry, balance=entry.balance + value)
-    journal.update(entry.key, replace(entry, flags=entry.flags | FLAG_TOUCHED).encode())
+    if op in (CALL, STATICCALL):  # the callee runs at `to`: moved value, touched (py-evm's apply_message)
+        if sends:
+            journal.update(caller.key, replace(caller, balance=caller.balance - sends).encode())
+            entry = AccountEntry.decode(_leaf(s, account_key(to)).leaf.payload)
+            entry = replace(entry, balance=entry.balance + sends)
+        journal.update(entry.key, replace(entry, flags=entry.flags | FLAG_TOUCHED).encode())
+    elif not AccountEntry.decode(journal.get(account_key(fr.address)).payload).flags & FLAG_TOUCHED:
+        # CALLCODE / DELEGATECALL run at the caller's own address, touched since its frame was entered
+        raise ValueError("a running frame's address is not touched")
     if not code:  # an account without code: success at once, nothing returned
         s.gas += child_gas
         s.stack.append(1)
         return replace(s.post(pc=next_pc, rdRoot=ZERO32, rdOff=0, rdLen=0), rd_source=None)
     s.add("TxCtx", s.tx.preimage(), TxCtx)
     s.add("BlockAcc", s.acc.preimage(), BlockAcc)
-    caller_state = replace(s.post(pc=next_pc), parents=())  # suspended: 7 items popped, pc past the CALL
+    caller_state = replace(s.post(pc=next_pc), parents=())  # suspended: the items popped, pc past the call
     callee_code = Code(code)
     callee = Frame(
-        parent=caller_state.committed_frame().hash(), depth=fr.depth + 1, kind=0, static=fr.static, address=to,
-        caller=fr.address, value=value, code=callee_code.record.hash(), gas=child_gas, cdRoot=s.memory.root,
-        cdOff=in_off if in_size else 0, cdLen=in_size, retOff=out_off if out_size else 0, retLen=out_size,
-        snapJournalRoot=snap.root, snapJournalCount=snap.count, snapRefund=s.tx.refund, snapBufLen=s.acc.bufLen,
-        snapLogCount=s.tx.logCount, snapBloom=s.tx.bloom,
+        parent=caller_state.committed_frame().hash(), depth=fr.depth + 1, kind=CALL_KINDS[op],
+        static=1 if op == STATICCALL else fr.static, address=to if op in (CALL, STATICCALL) else fr.address,
+        caller=fr.caller if op == DELEGATECALL else fr.address, value=value, code=callee_code.record.hash(),
+        gas=child_gas, cdRoot=s.memory.root, cdOff=in_off if in_size else 0, cdLen=in_size,
+        retOff=out_off if out_size else 0, retLen=out_size, snapJournalRoot=snap.root, snapJournalCount=snap.count,
+        snapRefund=s.tx.refund, snapBufLen=s.acc.bufLen, snapLogCount=s.tx.logCount, snapBloom=s.tx.bloom,
     )  # fmt: skip
     return replace(
         caller_state, frame=callee, code=callee_code, stack=(), memory=Buf(MEM_DEPTH), cd_source=s.memory,

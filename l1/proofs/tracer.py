@@ -2,8 +2,9 @@
 
 The hook is a subclass of the block state's computation class whose opcode table wraps
 every opcode: before an opcode of a followed frame runs (the top frame and, recursively, the
-callees of CALL that have code) it records pc, gas, stack, memory of that frame and of its
-suspended callers, the transaction's refund, logs and touched set (docs/fraud-proofs.md 12).
+callees of CALL, CALLCODE, DELEGATECALL and STATICCALL that have code) it records pc, gas,
+stack, memory of that frame and of its suspended callers, the transaction's refund, logs and
+touched set (docs/fraud-proofs.md 12, 19).
 `ExecState`s are then built from those records and the transaction's context, and `check`
 asserts that the Python step function, run from the state before opcode j, lands exactly on
 the commitment built from py-evm's state before opcode j+1 (and, for the last opcode, on
@@ -68,6 +69,7 @@ TXREC_DEPTH = 16
 EMPTY_BLOOM_HASH = keccak(b"\x00" * 256)
 
 
+CALL_KINDS = {0xF1: 0, 0xF2: 1, 0xF4: 2, 0xFA: 3}  # call opcode -> Frame.kind (docs/fraud-proofs.md 1.4)
 RdView = tuple[bytes, int, int] | None  # a frame's return data: (the callee's final memory, offset, length)
 
 
@@ -94,6 +96,8 @@ class FrameRec:
     static: int
     code: bytes
     depth: int
+    code_address: bytes = b""  # whose account the call loaded (warm in the callee's snapshot)
+    kind: int = 0  # Frame.kind: 0 CALL, 1 CALLCODE, 2 DELEGATECALL, 3 STATICCALL
     in_off: int = 0
     in_size: int = 0
     out_off: int = 0
@@ -131,10 +135,15 @@ def _view(state: Any, key: Key) -> tuple[Any, ...]:
             bool(state.is_storage_warm(a, slot)))  # fmt: skip
 
 
-def _touch(op: int, stack: tuple[int, ...], address: bytes) -> Key | None:
-    """The journal key an opcode needs (docs/fraud-proofs.md 2.4), None when it needs none."""
-    if op == 0xF1 and len(stack) >= 7 and not 1 <= stack[-2] & ((1 << 160) - 1) <= 0x11:
-        return ("a", (stack[-2] & ((1 << 160) - 1)).to_bytes(20, "big"))  # CALL's target (not a precompile)
+def _touch(op: int, stack: tuple[int, ...], address: bytes, static: bool = False) -> Key | None:
+    """The journal key an opcode needs (docs/fraud-proofs.md 2.4), None when it needs none. In a
+    static frame SSTORE and a CALL with a value halt before any LOAD (py-evm's ensure_no_static
+    and CallByzantium raise before touching the state)."""
+    if static and (op == 0x55 or (op == 0xF1 and len(stack) >= 7 and stack[-3])):
+        return None
+    if op in CALL_KINDS and len(stack) >= (7 if op in (0xF1, 0xF2) else 6):
+        source = stack[-2] & ((1 << 160) - 1)  # a call's code source (a precompile is refused, never loaded)
+        return None if 1 <= source <= 0x11 else ("a", source.to_bytes(20, "big"))
     if op in (0x54, 0x55) and stack:
         return ("s", address, stack[-1])
     if op in (0x31, 0x3B, 0x3F) and stack:
@@ -169,12 +178,12 @@ class _Recorder:
     recs: dict[int, FrameRec] = field(default_factory=dict)
     rd: dict[int, RdView] = field(default_factory=dict)  # each frame's return-data view
     ends: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)  # RETURN / REVERT: memory, off, size
-    pending: dict[int, tuple[tuple[int, ...], int, int]] = field(default_factory=dict)  # CALL: args, snap, keys
+    pending: dict[int, tuple[int, tuple[int, ...], int, int]] = field(default_factory=dict)  # op, args, snap, keys
 
     def records(self, computation: Any) -> bool:
         """Whether the trace follows `computation`: the top frame, and a callee of a followed frame's
-        CALL that has code (an account without code is done inside the CALL step, and the frames
-        of the refused call kinds are not followed)."""
+        call (CALL, CALLCODE, DELEGATECALL, STATICCALL) that has code (an account without code is
+        done inside the call step)."""
         depth = computation.msg.depth
         if depth == 0 or id(computation) in self.recs:
             return True
@@ -190,11 +199,12 @@ class _Recorder:
         msg = computation.msg
         if ident not in self.recs:
             rec = FrameRec(bytes(msg.storage_address), bytes(msg.sender), msg.value, int(msg.is_static),
-                           bytes(msg.code), depth)  # fmt: skip
+                           bytes(msg.code), depth, bytes(msg.code_address))  # fmt: skip
             if depth:
-                args, snap, _ = self.pending[id(self.chain[depth - 1])]
-                rec = replace(rec, in_off=args[3], in_size=args[4], out_off=args[5], out_size=args[6],
-                              call_snap=snap)  # fmt: skip
+                op, args, snap, _ = self.pending[id(self.chain[depth - 1])]
+                k = len(args) - 4  # the input offset: after gas, address (and value)
+                rec = replace(rec, kind=CALL_KINDS[op], in_off=args[k], in_size=args[k + 1], out_off=args[k + 2],
+                              out_size=args[k + 3], call_snap=snap)  # fmt: skip
             self.recs[ident] = rec
         stack = _stack_of(computation)
         logs = tuple(
@@ -210,7 +220,7 @@ class _Recorder:
         world = tuple(_view(state, k) for k in self.keys)
         code = bytes(msg.code)
         pc = self.next_pc.get(ident, 0)
-        key = _touch(code[pc], stack, bytes(msg.storage_address)) if pc < len(code) else None
+        key = _touch(code[pc], stack, bytes(msg.storage_address), msg.is_static) if pc < len(code) else None
         load = None
         if key is not None and key not in self.keys:
             self.keys.append(key)
@@ -229,13 +239,14 @@ class _Recorder:
     def after(self, computation: Any) -> None:
         self.next_pc[id(computation)] = computation.code.program_counter
 
-    def before_call(self, computation: Any) -> int:
-        """A CALL is about to run: its arguments for the callee's frame; returns the child count."""
-        self.pending[id(computation)] = (_stack_of(computation)[::-1][:7], len(self.snaps) - 1, len(self.keys))
+    def before_call(self, computation: Any, op: int) -> int:
+        """A call is about to run: its arguments for the callee's frame; returns the child count."""
+        args = _stack_of(computation)[::-1][: 7 if op in (0xF1, 0xF2) else 6]
+        self.pending[id(computation)] = (op, args, len(self.snaps) - 1, len(self.keys))
         return len(computation.children)
 
     def after_call(self, computation: Any, children: int) -> None:
-        """The CALL returned: the caller's return-data view; a failed callee's first touches are undone
+        """The call returned: the caller's return-data view; a failed callee's first touches are undone
         (its journal snapshot is restored, so they load again)."""
         ident = id(computation)
         del self.chain[computation.msg.depth + 1 :]
@@ -244,9 +255,11 @@ class _Recorder:
             return
         child = computation.children[-1]
         if child.is_error:
-            del self.keys[self.pending[ident][2] :]
+            del self.keys[self.pending[ident][3] :]
         del self.pending[ident]
         end = self.ends.get(id(child))
+        if end is None and child.output:  # a precompile (refused, PRECOMPILE_CALL) runs no opcode: its
+            end = (bytes(child.output), 0, len(child.output))  # output as the view the states after it show
         self.rd[ident] = None if child.should_erase_return_data or end is None else end
 
 
@@ -262,10 +275,10 @@ def _traced_class(base: Any, recorder: _Recorder) -> type:
                 if len(args) == 2:
                     recorder.ends[id(computation)] = (bytes(computation._memory._bytes), args[0] if args[1] else 0,
                                                       args[1])  # fmt: skip
-            children = recorder.before_call(computation) if op == 0xF1 else 0
+            children = recorder.before_call(computation, op) if op in CALL_KINDS else 0
             fn(computation=computation)
             recorder.after(computation)
-            if op == 0xF1:
+            if op in CALL_KINDS:
                 recorder.after_call(computation, children)
 
         return traced
@@ -500,11 +513,11 @@ def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, sp
             else:
                 call = recorder.snaps[rec.call_snap]
                 snap_journal = journal_at(call, True)
-                target = AccountEntry.decode(snap_journal.get(account_key(rec.address)).payload)
-                snap_journal.update(target.key, replace(target, flags=target.flags | FLAG_WARM).encode())
+                source = AccountEntry.decode(snap_journal.get(account_key(rec.code_address)).payload)
+                snap_journal.update(source.key, replace(source, flags=source.flags | FLAG_WARM).encode())
                 snap_len = buf_len_at(call)
                 template = Frame(
-                    depth=rec.depth, kind=0, static=rec.static, address=rec.address, caller=rec.caller,
+                    depth=rec.depth, kind=rec.kind, static=rec.static, address=rec.address, caller=rec.caller,
                     value=rec.value, code=Code(rec.code).record.hash(), retOff=rec.out_off if rec.out_size else 0,
                     retLen=rec.out_size, cdOff=rec.in_off if rec.in_size else 0, cdLen=rec.in_size,
                     snapJournalRoot=snap_journal.root, snapJournalCount=snap_journal.count, snapRefund=call.refund,

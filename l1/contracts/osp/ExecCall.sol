@@ -9,23 +9,30 @@ import {Journal} from "./Journal.sol";
 import {Packed} from "./Packed.sol";
 
 /// @title ExecCall
-/// @notice CALL (0xF1) and the end of an inner frame (FRAME_RETURN) of the EXEC step
-///         (docs/fraud-proofs.md 1.4, 2.3, section 12). A contract of its own for the 24 KiB limit,
+/// @notice CALL, CALLCODE, DELEGATECALL, STATICCALL (0xF1, 0xF2, 0xF4, 0xFA) and the end of an
+///         inner frame (FRAME_RETURN) of the EXEC step (docs/fraud-proofs.md 1.4, 2.3, sections 12, 19). A contract of its own for the 24 KiB limit,
 ///         called by OneStepProver like ExecWorld (staticcall with the decoded step `S`, reading
 ///         the same proof from `S.p` on); it reads the code oracle live for the callee's code
 ///         record (D4). Twin: l1/proofs/steps.py (`_call`, `_frame_return`).
 ///
-///         CALL (after OneStepProver's static check, precompile refusal, the target's LOAD and the
-///         memory expansion gas): proof `target LeafProof [first code word, for a 23-byte code]
-///         [caller LeafProof in the journal with the target warm, then the target's LeafProof
-///         after the debit: with a value] [TxCtx ++ BlockAcc: for a callee frame]`. Gas as py-evm's
-///         CallEIP7702: account load 2600 cold / 100 warm, then 9000 with a value and 25000 with a
-///         value to an EIP-161 empty target, then the 63/64 rule, plus the 2300 stipend. The callee's
-///         snapshot is the journal with the target warm, before the transfer (py-evm snapshots in
-///         apply_message). Depth 1024 or a balance below the value: no frame, 0 pushed, the callee
-///         gas back; an account without code: the transfer, 1 pushed, the gas back; else the
-///         caller's frame is suspended (7 items popped, pc past the CALL) and the callee's pushed
-///         (`parent` = its hash, `cdRoot` = the caller's memory root: a view, D5).
+///         The calls (after OneStepProver's static check of CALL's value, precompile refusal, the
+///         code source's LOAD and the memory expansion gas): proof `code source LeafProof [first
+///         code word, for a 23-byte code] [caller LeafProof in the journal with the code source
+///         warm (then, CALL only, the target's LeafProof after the debit): CALL / CALLCODE with a
+///         value] [TxCtx ++ BlockAcc: for a callee frame]`. Gas as py-evm's CallEIP7702 and
+///         siblings: account load of the code source 2600 cold / 100 warm, then 9000 with a value
+///         (CALL, CALLCODE) and 25000 with a CALL's value to an EIP-161 empty target, then the
+///         63/64 rule, plus the 2300 stipend with a value (not DELEGATECALL's inherited one). The
+///         callee's snapshot is the journal with the code source warm, before the transfer (py-evm
+///         snapshots in apply_message). Depth 1024 or a balance below the value: no frame, 0
+///         pushed, the callee gas back; no code: CALL's transfer, 1 pushed, the gas back; else the
+///         caller's frame is suspended (its items popped, pc past the call) and the callee's
+///         pushed (`parent` = its hash, `cdRoot` = the caller's memory root: a view, D5). CALL and
+///         STATICCALL run the target at its address (touched; STATICCALL sets `static`);
+///         CALLCODE runs the code source's code at the caller's address with the given value (sent
+///         to itself: only the balance is checked), DELEGATECALL with the caller's caller and
+///         value; both leave the journal's touched flags as they are (the running frame's address
+///         was touched when it was entered, as py-evm's apply_message touches storage_address).
 ///
 ///         FRAME_RETURN: proof `parent Frame [TxCtx ++ BlockAcc: on failure] [callee memory words of
 ///         [outOff, outOff+n) ++ caller memory words of [retOff, retOff+n): n = min(retLen, outLen)
@@ -37,6 +44,7 @@ contract ExecCall {
     uint256 internal constant F_RET_OFF = 318;
     uint256 internal constant F_RET_LEN = 326;
     uint256 internal constant F_DEPTH = 32;
+    uint256 internal constant F_KIND = 34;
     uint256 internal constant CODE_DEPTH = 11;
     uint256 internal constant COLD_ACCOUNT = 2600;
     uint256 internal constant WARM_ACCOUNT = 100;
@@ -58,8 +66,10 @@ contract ExecCall {
 
     /// @dev The call in progress (kept in memory to stay within the stack).
     struct C {
+        uint256 op;
         address to;
-        uint256 value;
+        uint256 sends; // the value charged, checked and moved (CALL, CALLCODE)
+        uint256 value; // the callee's CALLVALUE
         bytes32 root;
         uint256 count;
         uint256 childGas;
@@ -69,16 +79,19 @@ contract ExecCall {
         Journal.Account acc;
     }
 
-    /// @notice CALL from after its memory expansion gas; `halted`: out of gas (the prover halts
-    ///         the frame with the returned `S`), else `post` is the post-state.
+    /// @notice A call (CALL, CALLCODE, DELEGATECALL, STATICCALL) from after its memory expansion
+    ///         gas; `halted`: out of gas (the prover halts the frame with the returned `S`), else
+    ///         `post` is the post-state.
     function call(ExecBase.S memory s, bytes calldata proof)
         external
         view
         returns (bool halted, bytes32 post, ExecBase.S memory)
     {
         C memory c;
+        c.op = s.op;
         c.to = address(uint160(s.items[1]));
-        c.value = s.items[2];
+        if (c.op == 0xf1 || c.op == 0xf2) c.sends = s.items[2];
+        c.value = c.op == 0xf4 ? s.fr.rd(Packed.F_VALUE, 32) : c.sends;
         c.root = s.ms.rd32(Packed.MS_JOURNAL_ROOT);
         c.count = s.ms.rd(Packed.MS_JOURNAL_COUNT, 4);
         (c.target, s.p) = Journal.decodeLeafProof(proof, s.p);
@@ -97,12 +110,12 @@ contract ExecCall {
         c.snapRoot = Journal.update(c.root, c.count, c.target, Journal.encodeAccount(c.acc));
         c.root = c.snapRoot;
         bool fail = s.fr.rd(F_DEPTH, 2) + 1 > MAX_DEPTH;
-        if (c.value != 0) fail = _transfer(s, proof, c) || fail;
+        if (c.sends != 0) fail = _transfer(s, proof, c) || fail;
         if (fail) {
             s.ms.wr32(Packed.MS_JOURNAL_ROOT, c.snapRoot);
             return (false, _resume(s, 0, c.childGas), s);
         }
-        if (c.value == 0) {
+        if (c.op == 0xfa || (c.op == 0xf1 && c.sends == 0)) {
             c.acc.flags |= Journal.FLAG_TOUCHED;
             c.root = Journal.update(c.root, c.count, c.target, Journal.encodeAccount(c.acc));
         }
@@ -126,19 +139,20 @@ contract ExecCall {
     /// @dev Value and new-account gas, the 63/64 rule and the stipend; false: out of gas.
     function _gas(ExecBase.S memory s, C memory c) private pure returns (bool) {
         bool empty = c.acc.nonce == 0 && c.acc.balance == 0 && c.acc.codeHash == EMPTY_CODE_HASH;
-        uint256 extra = c.value != 0 ? (empty ? CALL_VALUE + NEW_ACCOUNT : CALL_VALUE) : 0;
+        uint256 extra = c.sends != 0 ? (empty && c.op == 0xf1 ? CALL_VALUE + NEW_ACCOUNT : CALL_VALUE) : 0;
         if (extra > s.gas) return false;
         uint256 avail = s.gas - extra;
         uint256 child = avail - avail / 64;
         if (s.items[0] < child) child = s.items[0];
         s.gas -= child + extra;
-        c.childGas = child + (c.value != 0 ? CALL_STIPEND : 0);
+        c.childGas = child + (c.sends != 0 ? CALL_STIPEND : 0);
         return true;
     }
 
-    /// @dev With a value: the caller's leaf (against the journal with the target warm); returns
-    ///      true when its balance is short (nothing moves), else debits it and credits the target
-    ///      (its leaf again, after the debit), which is touched.
+    /// @dev With a value: the caller's leaf (against the journal with the code source warm);
+    ///      returns true when its balance is short (nothing moves); CALLCODE sends to the caller
+    ///      itself (nothing moves either); CALL debits it and credits the target (its leaf again,
+    ///      after the debit), which is touched.
     function _transfer(ExecBase.S memory s, bytes calldata proof, C memory c) private pure returns (bool) {
         Journal.LeafProof memory from;
         (from, s.p) = Journal.decodeLeafProof(proof, s.p);
@@ -147,9 +161,10 @@ contract ExecCall {
             Journal.verifyMember(c.root, c.count, from, hi, lo);
         }
         Journal.Account memory a = Journal.decodeAccount(from.leaf.payload);
-        if (a.balance < c.value) return true;
+        if (a.balance < c.sends) return true;
         if (s.fr.rd(F_DEPTH, 2) + 1 > MAX_DEPTH) return true; // no transfer either: the caller fails it
-        a.balance -= c.value;
+        if (c.op == 0xf2) return false;
+        a.balance -= c.sends;
         c.root = Journal.update(c.root, c.count, from, Journal.encodeAccount(a));
         (c.target, s.p) = Journal.decodeLeafProof(proof, s.p);
         {
@@ -157,7 +172,7 @@ contract ExecCall {
             Journal.verifyMember(c.root, c.count, c.target, hi, lo);
         }
         c.acc = Journal.decodeAccount(c.target.leaf.payload);
-        c.acc.balance += c.value;
+        c.acc.balance += c.sends;
         c.acc.flags |= Journal.FLAG_TOUCHED;
         c.root = Journal.update(c.root, c.count, c.target, Journal.encodeAccount(c.acc));
         return false;
@@ -167,7 +182,7 @@ contract ExecCall {
     function _resume(ExecBase.S memory s, uint256 r, uint256 gasBack) private pure returns (bytes32) {
         bytes memory fr = s.fr;
         fr.wr32(Packed.F_STACK, _pair(s.below, bytes32(r)));
-        fr.wr(Packed.F_STACK_DEPTH, 2, s.depth - 6);
+        fr.wr(Packed.F_STACK_DEPTH, 2, s.depth - s.pops + 1);
         fr.wr(Packed.F_PC, 4, s.nextPc);
         fr.wr(Packed.F_GAS, 8, s.gas + gasBack);
         fr.wr(Packed.F_MEM_WORDS, 4, s.memWords);
@@ -182,7 +197,7 @@ contract ExecCall {
     function _enter(ExecBase.S memory s, bytes calldata proof, C memory c) private pure returns (bytes32) {
         bytes memory fr = s.fr;
         fr.wr32(Packed.F_STACK, s.below);
-        fr.wr(Packed.F_STACK_DEPTH, 2, s.depth - 7);
+        fr.wr(Packed.F_STACK_DEPTH, 2, s.depth - s.pops);
         fr.wr(Packed.F_PC, 4, s.nextPc);
         fr.wr(Packed.F_GAS, 8, s.gas);
         fr.wr(Packed.F_MEM_WORDS, 4, s.memWords);
@@ -192,19 +207,23 @@ contract ExecCall {
         callee[0] = bytes1(Packed.TAG_FRAME);
         callee.wr32(Packed.F_PARENT, keccak256(fr));
         callee.wr(F_DEPTH, 2, fr.rd(F_DEPTH, 2) + 1);
-        callee.wr(Packed.F_STATIC, 1, fr.rd(Packed.F_STATIC, 1));
-        callee.wr(Packed.F_ADDRESS, 20, uint160(c.to));
-        callee.wr(Packed.F_CALLER, 20, fr.rd(Packed.F_ADDRESS, 20));
+        callee.wr(F_KIND, 1, c.op == 0xf1 ? 0 : c.op == 0xf2 ? 1 : c.op == 0xf4 ? 2 : 3);
+        callee.wr(Packed.F_STATIC, 1, c.op == 0xfa ? 1 : fr.rd(Packed.F_STATIC, 1));
+        // CALL / STATICCALL run at the target; CALLCODE / DELEGATECALL at the caller's address
+        bool own = c.op == 0xf2 || c.op == 0xf4;
+        callee.wr(Packed.F_ADDRESS, 20, own ? fr.rd(Packed.F_ADDRESS, 20) : uint160(c.to));
+        callee.wr(Packed.F_CALLER, 20, fr.rd(c.op == 0xf4 ? Packed.F_CALLER : Packed.F_ADDRESS, 20));
         callee.wr(Packed.F_VALUE, 32, c.value);
         callee.wr32(Packed.F_CODE, c.codeRecord);
         callee.wr(Packed.F_GAS, 8, c.childGas);
         callee.wr32(Packed.F_MEM_ROOT, Buf.zero(ExecBase.MEM_DEPTH));
         callee.wr32(Packed.F_CD_ROOT, s.memRoot);
         uint256[] memory it = s.items;
-        callee.wr(Packed.F_CD_OFF, 8, it[4] == 0 ? 0 : it[3]);
-        callee.wr(Packed.F_CD_LEN, 8, it[4]);
-        callee.wr(F_RET_OFF, 8, it[6] == 0 ? 0 : it[5]);
-        callee.wr(F_RET_LEN, 8, it[6]);
+        uint256 k = it.length - 4; // the input offset: after gas, address (and value)
+        callee.wr(Packed.F_CD_OFF, 8, it[k + 1] == 0 ? 0 : it[k]);
+        callee.wr(Packed.F_CD_LEN, 8, it[k + 1]);
+        callee.wr(F_RET_OFF, 8, it[k + 3] == 0 ? 0 : it[k + 2]);
+        callee.wr(F_RET_LEN, 8, it[k + 3]);
         callee.wr32(Packed.F_SNAP_JOURNAL_ROOT, c.snapRoot);
         callee.wr(Packed.F_SNAP_JOURNAL_COUNT, 4, c.count);
         callee.wr(Packed.F_SNAP_REFUND, 8, t.rd(Packed.T_REFUND, 8));

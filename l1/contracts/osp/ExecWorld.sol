@@ -73,7 +73,9 @@ contract ExecWorld {
         uint256 op = s.op;
         if (op == 0x54 || op == 0x55) return (address(uint160(s.fr.rd(Packed.F_ADDRESS, 20))), s.items[0], true);
         if (op == 0x47) return (address(uint160(s.fr.rd(Packed.F_ADDRESS, 20))), 0, false);
-        if (op == 0xf1) return (address(uint160(s.items[1])), 0, false); // CALL's target (ExecCall)
+        if (op == 0xf1 || op == 0xf2 || op == 0xf4 || op == 0xfa) {
+            return (address(uint160(s.items[1])), 0, false); // a call's code source (ExecCall)
+        }
         return (address(uint160(s.items[0])), 0, false);
     }
 

@@ -168,13 +168,13 @@ contract OneStepProver is IOneStepProver {
         if (flags & 2 == 0) revert Unsupported(OpTable.name(s.op));
         s.pops = pops;
         _readStack(s, proof, need);
-        if (s.op == 0xf1) {
+        if (_isCall(s.op)) {
             // CALL: a value in a static frame halts before any gas; precompiles are not journalled
-            if (s.items[2] != 0 && s.fr.rd(Packed.F_STATIC, 1) != 0) return _endTop(s, proof, false, true);
+            if (s.op == 0xf1 && s.items[2] != 0 && s.fr.rd(Packed.F_STATIC, 1) != 0) return _endTop(s, proof, false, true);
             if (uint160(s.items[1]) >= 1 && uint160(s.items[1]) <= 0x11) revert Unsupported("PRECOMPILE_CALL");
         }
         // (3) a world-state opcode (or CALL) whose account or slot is absent from the journal: LOAD first
-        if (_isWorld(s.op) || s.op == 0xf1) {
+        if (_isWorld(s.op) || _isCall(s.op)) {
             (bool loaded, bytes32 post, ExecBase.S memory next) = world.load(s, proof);
             if (loaded) return post;
             s = next;
@@ -249,7 +249,7 @@ contract OneStepProver is IOneStepProver {
             (off, size) = (s.items[0], s.items[1]);
             cost += 375 * (op - 0xa0);
             if (size < 1 << 64) cost += 8 * size;
-        } else if (op == 0xf1) {
+        } else if (_isCall(op)) {
             return _callMemCost(s, cost);
         }
         if (size == 0) return (cost, newWords);
@@ -261,10 +261,11 @@ contract OneStepProver is IOneStepProver {
         }
     }
 
-    /// @dev CALL's memory expansion over its input and output areas (py-evm extends both).
+    /// @dev A call's memory expansion over its input and output areas (py-evm extends both); they
+    ///      are its last four items.
     function _callMemCost(ExecBase.S memory s, uint256 cost) private pure returns (uint256, uint256 words) {
         words = s.memWords;
-        for (uint256 i = 3; i < 7; i += 2) {
+        for (uint256 i = s.items.length - 4; i < s.items.length; i += 2) {
             (uint256 off, uint256 size) = (s.items[i], s.items[i + 1]);
             if (size == 0) continue;
             if (off >= 1 << 64 || size >= 1 << 64) return (type(uint128).max, s.memWords);
@@ -283,7 +284,7 @@ contract OneStepProver is IOneStepProver {
         uint256[] memory it = s.items;
         uint256 r;
         if (op == 0x00) return _endTop(s, proof, true, false);
-        if (op == 0xf1) {
+        if (_isCall(op)) {
             (bool halted, bytes32 post, ExecBase.S memory next) = calls.call(s, proof);
             return halted ? _endTop(next, proof, false, true) : post;
         }
@@ -577,6 +578,11 @@ contract OneStepProver is IOneStepProver {
         a.wr(Packed.A_BUF_LEN, 8, fr.rd(Packed.F_SNAP_BUF_LEN, 8));
         ms.wr32(Packed.MS_JOURNAL_ROOT, fr.rd32(Packed.F_SNAP_JOURNAL_ROOT));
         ms.wr(Packed.MS_JOURNAL_COUNT, 4, fr.rd(Packed.F_SNAP_JOURNAL_COUNT, 4));
+    }
+
+    /// @dev CALL, CALLCODE, DELEGATECALL, STATICCALL (ExecCall).
+    function _isCall(uint256 op) private pure returns (bool) {
+        return op == 0xf1 || op == 0xf2 || op == 0xf4 || op == 0xfa;
     }
 
     function _isWorld(uint256 op) private pure returns (bool) {
