@@ -51,10 +51,10 @@ def _table() -> dict[int, Op]:
         (0x33, "CALLER", 0, 1, 2, True), (0x34, "CALLVALUE", 0, 1, 2, True), (0x35, "CALLDATALOAD", 1, 1, 3, True),
         (0x36, "CALLDATASIZE", 0, 1, 2, True), (0x37, "CALLDATACOPY", 3, 0, 3, True),
         (0x38, "CODESIZE", 0, 1, 2, True), (0x39, "CODECOPY", 3, 0, 3, True), (0x3A, "GASPRICE", 0, 1, 2, True),
-        (0x3B, "EXTCODESIZE", 1, 1, 0, True), (0x3C, "EXTCODECOPY", 4, 0, 0, False),
+        (0x3B, "EXTCODESIZE", 1, 1, 0, True), (0x3C, "EXTCODECOPY", 4, 0, 0, True),
         (0x3D, "RETURNDATASIZE", 0, 1, 2, True), (0x3E, "RETURNDATACOPY", 3, 0, 3, True),
         (0x3F, "EXTCODEHASH", 1, 1, 0, True),
-        (0x40, "BLOCKHASH", 1, 1, 20, False), (0x41, "COINBASE", 0, 1, 2, True), (0x42, "TIMESTAMP", 0, 1, 2, True),
+        (0x40, "BLOCKHASH", 1, 1, 20, True), (0x41, "COINBASE", 0, 1, 2, True), (0x42, "TIMESTAMP", 0, 1, 2, True),
         (0x43, "NUMBER", 0, 1, 2, True), (0x44, "PREVRANDAO", 0, 1, 2, True), (0x45, "GASLIMIT", 0, 1, 2, True),
         (0x46, "CHAINID", 0, 1, 2, True), (0x47, "SELFBALANCE", 0, 1, 5, True), (0x48, "BASEFEE", 0, 1, 2, True),
         (0x49, "BLOBHASH", 1, 1, 3, True), (0x4A, "BLOBBASEFEE", 0, 1, 2, True),
@@ -80,10 +80,10 @@ def _table() -> dict[int, Op]:
         table[0x8F + n] = Op(0x8F + n, f"SWAP{n}", n + 1, n + 1, n + 1, 3, True)
     for n in range(5):
         table[0xA0 + n] = Op(0xA0 + n, f"LOG{n}", 2 + n, 2 + n, 0, 375, True, True)
-    # py-evm's Prague halts these in a static frame (`ensure_no_static`, CreateByzantium); its TSTORE
-    # does not (cancun `tstore` has no static check), so TSTORE is not flagged: it stays refused by
-    # name in every frame instead of halting where py-evm would store.
-    for code in (0x55, 0xF0, 0xF5, 0xFF):
+    # py-evm's Prague halts these in a static frame (`ensure_no_static`, CreateByzantium): SSTORE,
+    # TSTORE (EIP-1153; Cancun's table wraps it too, tests/unit/test_tstore_static.py), CREATE,
+    # CREATE2, SELFDESTRUCT. The halt is proven before the refusal of an unsupported opcode.
+    for code in (0x55, 0x5D, 0xF0, 0xF5, 0xFF):
         old = table[code]
         table[code] = Op(code, old.name, old.need, old.pops, old.pushes, old.gas, old.supported, True)
     return table

@@ -13,7 +13,9 @@ then what the opcode reads, in its order: a BlockCtx / TxCtx / BlockAcc preimage
 calldata words with siblings, a JUMPDEST bitmap word, a copy's source words then its destination
 memory words; a top-frame end adds TxCtx and BlockAcc (docs/fraud-proofs.md 2.3, "As built").
 CALL, CALLCODE, DELEGATECALL, STATICCALL and the end of a callee (FRAME_RETURN) are `_call` /
-`_frame_return`, the twins of ExecCall.sol (docs/fraud-proofs.md 12, 19).
+`_frame_return`, the twins of ExecCall.sol (docs/fraud-proofs.md 12, 19). BLOCKHASH reads the
+EIP-2935 history slot in the pre-tx trie, EXTCODECOPY an account's code from the code oracle
+(`_blockhash`, `_extcodecopy`: the twins of ExecWorld.sol, docs/fraud-proofs.md 20).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import rlp
+from eth.vm.forks.prague.constants import HISTORY_SERVE_WINDOW, HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
+from trie import HexaryTrie
 
-from l1.proofs import world_state
+from l1.proofs import mpt, world_state
 from l1.proofs.buf import CODE_DEPTH, MEM_DEPTH, ZERO32, Buf
 from l1.proofs.commitments import (
     EXEC,
@@ -61,6 +65,7 @@ OOG = 1 << 128  # a cost no frame can pay
 COPIES = (0x37, 0x39, 0x3E, 0x5E)  # CALLDATACOPY, CODECOPY, RETURNDATACOPY, MCOPY
 ACCOUNT_OPS = (0x31, 0x3B, 0x3F, 0x47)  # BALANCE, EXTCODESIZE, EXTCODEHASH, SELFBALANCE: an account leaf
 SLOT_OPS = (0x54, 0x55)  # SLOAD, SSTORE: a slot leaf
+EXTCODECOPY = 0x3C  # an account leaf (cold / warm as EXTCODESIZE), then a copy of its code (20)
 LOGS = range(0xA0, 0xA5)
 COLD_ACCOUNT, WARM_ACCOUNT = 2600, 100  # EIP-2929
 CALL, CALLCODE, DELEGATECALL, STATICCALL = 0xF1, 0xF2, 0xF4, 0xFA
@@ -71,6 +76,11 @@ PRECOMPILES = range(0x01, 0x12)  # 0x01..0x11 (Prague)
 DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designation: 0xef0100 ++ address (23 bytes)
 ADDRESS_MASK = (1 << 160) - 1
 EMPTY_BLOOM = bytes(256)
+# BLOCKHASH (docs/fraud-proofs.md 20): py-evm answers the last 256 blocks; the EIP-2935 history
+# contract holds block n's hash in slot n % 8191 (written at the start of block n + 1)
+BLOCKHASH_DEPTH = 256
+HISTORY_ADDRESS = bytes(HISTORY_STORAGE_ADDRESS)
+HISTORY_CODE_HASH = keccak(HISTORY_STORAGE_CONTRACT_CODE)
 
 
 class Unsupported(Exception):
@@ -254,6 +264,10 @@ def op_cost(op: int, items: list[int], base: int, mem_words: int) -> tuple[int, 
         off, size = max(items[0], items[1]) if op == 0x5E else items[0], items[2]  # MCOPY covers both
         if size < 1 << 64:
             cost += 3 * ((size + 31) // 32)
+    elif op == EXTCODECOPY:  # the account's 2600 / 100 come with its leaf (ExecWorld)
+        off, size = items[1], items[3]
+        if size < 1 << 64:
+            cost += 3 * ((size + 31) // 32)
     elif op in LOGS:
         off, size = items[0], items[1]
         cost += 375 * (op - 0xA0)
@@ -405,7 +419,7 @@ def _exec(s: _Step) -> ExecState:
             return s.end_top(False, True)
         if (items[1] & ADDRESS_MASK) in PRECOMPILES:
             raise Unsupported("PRECOMPILE_CALL")
-    if op in ACCOUNT_OPS or op in SLOT_OPS or op in CALL_KINDS:
+    if op in ACCOUNT_OPS or op in SLOT_OPS or op in CALL_KINDS or op == EXTCODECOPY:
         loaded = _load_if_absent(s, op, items)  # (3) a first touch is a LOAD step, pc unchanged
         if loaded is not None:
             return loaded
@@ -431,6 +445,9 @@ def _exec(s: _Step) -> ExecState:
         return _call(s, items, next_pc)
     if op in ACCOUNT_OPS:
         return push(_account_op(s, op, items))
+    if op == EXTCODECOPY:
+        _extcodecopy(s, items)
+        return s.post(pc=next_pc)
     if op == 0x54:
         return push(_sload(s, items[0]))
     if op == 0x55:
@@ -561,22 +578,48 @@ def _account_op(s: _Step, op: int, items: list[int]) -> int:
     EXTCODESIZE's size is what the code oracle holds for the account's code hash (a live read in
     the verifier); the prover takes the code from `world_db` (py-evm keeps code by hash)."""
     key, _, _ = _key_of(s, op, items)
-    proof = _leaf(s, key)
-    entry = AccountEntry.decode(proof.leaf.payload)
-    if op != 0x47:
-        warm = bool(entry.flags & FLAG_WARM)
-        cost = WARM_ACCOUNT if warm else COLD_ACCOUNT
-        if cost > s.gas:
-            raise _Halt
-        s.gas -= cost
-        if not warm:
-            s.mutable_journal().update(key, replace(entry, flags=entry.flags | FLAG_WARM).encode())
+    entry = _account_access(s, key) if op != 0x47 else AccountEntry.decode(_leaf(s, key).leaf.payload)
     if op == 0x3B:
         return 0 if entry.code_hash == keccak(b"") else len(bytes(s.st.world_db[entry.code_hash]))
     if op == 0x3F:
         empty = entry.nonce == 0 and entry.balance == 0 and entry.code_hash == keccak(b"")
         return 0 if empty else int.from_bytes(entry.code_hash, "big")
     return entry.balance
+
+
+def _account_access(s: _Step, key: bytes) -> AccountEntry:
+    """The account's leaf, EIP-2929 cold 2600 / warm 100 (out of gas: halt), then warm."""
+    proof = _leaf(s, key)
+    entry = AccountEntry.decode(proof.leaf.payload)
+    warm = bool(entry.flags & FLAG_WARM)
+    cost = WARM_ACCOUNT if warm else COLD_ACCOUNT
+    if cost > s.gas:
+        raise _Halt
+    s.gas -= cost
+    if not warm:
+        s.mutable_journal().update(key, replace(entry, flags=entry.flags | FLAG_WARM).encode())
+    return entry
+
+
+def _extcodecopy(s: _Step, items: list[int]) -> None:
+    """EXTCODECOPY (the twin of ExecWorld._extCodeCopy), after the memory and word gas: the
+    account's access gas, then `size` bytes of its code from `offset` into memory at `destOffset`,
+    zero past the code's end (py-evm copies the raw code: an EIP-7702 designator's 23 bytes). The
+    code's words are proven against the code oracle's record of the account's code hash."""
+    key, _, _ = _key_of(s, EXTCODECOPY, items)
+    entry = _account_access(s, key)
+    dst, src, size = items[1], items[2], items[3]
+    if size == 0:
+        return
+    if size > INLINE:
+        raise Unsupported("COPY_PENDING")
+    code = b"" if entry.code_hash == EMPTY_CODE_HASH else bytes(s.st.world_db[entry.code_hash])
+    data = bytes(size)
+    if src < len(code):
+        n = min(len(code) - src, size)
+        data = s.words("source", Code(code).tree, src, n).ljust(size, b"\x00")
+    s.words("memory", s.memory, dst, size)
+    s.memory = s.memory.write(dst, data)
 
 
 def _sload(s: _Step, slot: int) -> int:
@@ -799,12 +842,48 @@ def _env(s: _Step, op: int, items: list[int]) -> int:
         s.add("TxCtx", st.tx.preimage(), TxCtx)
         return int.from_bytes(st.tx.sender, "big") if op == 0x32 else st.tx.gasPrice
     s.add("BlockCtx", st.block.preimage(), BlockCtx)
+    if op == 0x40:
+        return _blockhash(s, items[0])
     return {
         0x42: st.block.timestamp,
         0x43: st.block.number,
         0x44: int.from_bytes(st.block.parentHash, "big"),  # PREVRANDAO = mixHash = parentHash
         0x48: st.block.baseFee,
     }[op]
+
+
+def blockhash_in_range(number: int, n: int) -> bool:
+    """Whether BLOCKHASH(n) in block `number` is a hash (py-evm's `get_ancestor_hash`: the 256
+    blocks before `number`), not 0."""
+    return n < number and number - n <= BLOCKHASH_DEPTH
+
+
+def history_read(db: Any, world_root: bytes, n: int) -> tuple[int | None, list[list[bytes]]]:
+    """Slot `n % 8191` of the EIP-2935 history contract in the trie `world_root` and the MPT proofs
+    read (the account's, then the slot's). None (with the account's proof only) when the history
+    account does not hold the EIP-2935 code: py-evm writes the slots only when that exact code is
+    there, so the slot would not be block n's hash."""
+    account, account_nodes = mpt.read(HexaryTrie(db, world_root), mpt.account_path(HISTORY_ADDRESS))
+    if account is None or rlp.decode(account)[3] != HISTORY_CODE_HASH:
+        return None, [account_nodes]
+    storage_root = rlp.decode(account)[2]
+    value, slot_nodes = mpt.read(HexaryTrie(db, storage_root), mpt.slot_path(n % HISTORY_SERVE_WINDOW))
+    return (rlp.decode(value, sedes=rlp.sedes.big_endian_int) if value is not None else 0), [account_nodes, slot_nodes]
+
+
+def _blockhash(s: _Step, n: int) -> int:
+    """BLOCKHASH (the twin of ExecWorld.blockHash), after the BlockCtx: 0 out of range; else slot
+    `n % 8191` of the history contract in the pre-tx trie `worldRoot`, which holds block n's hash
+    (written at the start of block n + 1; no transaction can write it)."""
+    st = s.st
+    if not blockhash_in_range(st.block.number, n):
+        return 0
+    value, proofs = history_read(st.world_db, st.ms.worldRoot, n)
+    for nodes in proofs:
+        s.add("mpt", mpt_nodes(nodes))
+    if value is None:
+        raise Unsupported("BLOCKHASH_HISTORY")
+    return value
 
 
 def _copy_source(s: _Step, op: int, src: int, size: int) -> bytes:

@@ -146,7 +146,7 @@ def _touch(op: int, stack: tuple[int, ...], address: bytes, static: bool = False
         return None if 1 <= source <= 0x11 else ("a", source.to_bytes(20, "big"))
     if op in (0x54, 0x55) and stack:
         return ("s", address, stack[-1])
-    if op in (0x31, 0x3B, 0x3F) and stack:
+    if op in (0x31, 0x3B, 0x3C, 0x3F) and stack:
         return ("a", (stack[-1] & ((1 << 160) - 1)).to_bytes(20, "big"))
     if op == 0x47:
         return ("a", address)

@@ -4,15 +4,16 @@ contracts verified on anvil (docs/fraud-proofs.md 19, extending section 12's CAL
 Genesis contracts (tests/contracts/CallKinds.sol, runtime code placed in the genesis with their
 storage, and bench's TestToken): a viewer STATICCALLs an ERC-20's `balanceOf` (directly and through
 a proxy: STATICCALL then DELEGATECALL in a static frame); raw staticcalls into a writer whose
-SSTORE, LOG, value-bearing CALL and nested CALL-then-SSTORE are static-context violations (an
-exceptional halt, the caller sees 0), a view function and an EOA succeed, TSTORE and a precompile
-are refused by name; a minimal proxy DELEGATECALLs an ERC-20 `transfer` (the proxy's storage and
-log) and one that reverts; CALLCODE and DELEGATECALL of a library writing the caller's slot and
-logging who it runs as (CALLCODE with no value, a value sent to itself, a value above the balance,
-an EOA; DELEGATECALL keeping the transaction's value, and into an EOA). For every step: the
-tracer asserts Python == py-evm (every opcode of every frame, and the committed root at the end),
-`OneStepProver.step` on anvil returns exactly the Python post-state, and every single-field
-corruption of the largest proof of each call kind and of each frame end is refused.
+SSTORE, TSTORE, LOG, value-bearing CALL and nested CALL-then-SSTORE are static-context violations
+(an exceptional halt, the caller sees 0), a view function and an EOA succeed, TSTORE outside a
+static frame and a precompile are refused by name; a minimal proxy DELEGATECALLs an ERC-20
+`transfer` (the proxy's storage and log) and one that reverts; CALLCODE and DELEGATECALL of a
+library writing the caller's slot and logging who it runs as (CALLCODE with no value, a value sent
+to itself, a value above the balance, an EOA; DELEGATECALL keeping the transaction's value, and
+into an EOA). For every step: the tracer asserts Python == py-evm (every opcode of every frame, and
+the committed root at the end), `OneStepProver.step` on anvil returns exactly the Python
+post-state, and every single-field corruption of the largest proof of each call kind and of each
+frame end is refused.
 """
 
 from __future__ import annotations
@@ -111,12 +112,13 @@ TXS: dict[str, tuple[bytes, int, bytes]] = {
                                     [LIB, 10**30, 4])),
     "callcode_eoa": (CALLER, 0, fn("codeCall(address,uint256,uint256)", ["address", "uint256", "uint256"],
                                    [NEW_EOA, 1, 0])),
+    "static_tstore": (VIEWER, 0, static(WRITER, fn("stash(uint256)", ["uint256"], [1]))),  # halts (EIP-1153)
     # refused by name
-    "static_tstore": (VIEWER, 0, static(WRITER, fn("stash(uint256)", ["uint256"], [1]))),
+    "tstore": (WRITER, 0, fn("stash(uint256)", ["uint256"], [1])),
     "static_precompile": (VIEWER, 0, static((2).to_bytes(20, "big"), b"abc")),
 }
 # fmt: on
-REFUSED = {"static_tstore": "TSTORE", "static_precompile": "PRECOMPILE_CALL"}
+REFUSED = {"tstore": "TSTORE", "static_precompile": "PRECOMPILE_CALL"}
 ORACLE_CODES = tuple(runtime(n) for n in ("TestToken", "CallKindsProxy", "CallKindsWriter", "CallKindsLib"))
 
 
@@ -274,9 +276,8 @@ def test_depth_limit_and_out_of_gas(traced: dict[str, list[Checked]], anvil: Anv
 
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refused_by_name(name: str, traced: dict[str, list[Checked]], anvil: Anvil, prover: str) -> None:
-    """TSTORE in a static frame (py-evm's TSTORE does not check the static flag: it stays refused
-    rather than halting) and a STATICCALL to a precompile revert `Unsupported(name)` in Python and
-    on L1; no other step of these traces is refused."""
+    """TSTORE (outside a static frame, where it halts like SSTORE) and a STATICCALL to a precompile
+    revert `Unsupported(name)` in Python and on L1; no other step of these traces is refused."""
     refused = [c for c in traced[name] if c.proof is None]
     assert [c.unsupported for c in refused] == [REFUSED[name]]
     with pytest.raises(Unsupported) as info:

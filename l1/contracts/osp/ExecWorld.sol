@@ -6,13 +6,16 @@ import {CodeOracle} from "../CodeOracle.sol";
 import {Buf} from "./Buf.sol";
 import {ExecBase} from "./ExecBase.sol";
 import {Journal} from "./Journal.sol";
+import {MptUpdate} from "./MptUpdate.sol";
 import {Packed} from "./Packed.sol";
 import {WorldState} from "./WorldState.sol";
 
 /// @title ExecWorld
 /// @notice The world-state opcodes of the EXEC step (docs/fraud-proofs.md 2.3, 2.4): LOAD_ACCOUNT /
 ///         LOAD_SLOT before a first touch, BALANCE, EXTCODESIZE, EXTCODEHASH, SELFBALANCE, SLOAD,
-///         SSTORE and LOG0..LOG4 (data <= INLINE) over the tx journal (Journal, WorldState, StorageGas). A
+///         SSTORE, EXTCODECOPY (<= INLINE, code from the code oracle) and LOG0..LOG4 (data <= INLINE)
+///         over the tx journal (Journal, WorldState, StorageGas); BLOCKHASH from the EIP-2935 slot
+///         in the pre-tx trie (section 20). A
 ///         contract of its own so that OneStepProver stays under the 24 KiB code limit, deployed
 ///         before it with the chain's code oracle and passed to its constructor (6.1); it is
 ///         pure and called by OneStepProver (staticcall: `step` is a view) with the decoded step
@@ -25,6 +28,13 @@ contract ExecWorld {
     uint256 internal constant COLD_ACCOUNT = 2600;
     uint256 internal constant WARM_ACCOUNT = 100;
     bytes32 internal constant EMPTY_CODE_HASH = 0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470;
+    /// @dev The EIP-2935 history contract (py-evm's Prague HISTORY_STORAGE_ADDRESS, its code's hash,
+    ///      HISTORY_SERVE_WINDOW) and how far back BLOCKHASH answers (py-evm's MAX_PREV_HEADER_DEPTH).
+    address internal constant HISTORY = 0x0000F90827F1C53a10cb7A02335B175320002935;
+    bytes32 internal constant HISTORY_CODE_HASH = 0x6e49e66782037c0555897870e29fa5e552daf4719552131a0abce779daec0a5d;
+    uint256 internal constant HISTORY_WINDOW = 8191;
+    uint256 internal constant BLOCKHASH_DEPTH = 256;
+    uint256 internal constant CODE_DEPTH = 11;
 
     /// @notice EXTCODESIZE's sizes: what the code oracle holds for a code hash (live read, D4).
     CodeOracle public immutable codeOracle;
@@ -67,6 +77,28 @@ contract ExecWorld {
         return (ok, r, s);
     }
 
+    /// @notice BLOCKHASH (docs/fraud-proofs.md 20), after its gas: proof `BlockCtx ++` (n in the 256
+    ///         blocks before `number` only) the history contract's MPT proof against `worldRoot`
+    ///         `++` slot `n % 8191`'s against its storage root. The slot holds block n's hash
+    ///         (written at the start of block n + 1, never by a transaction); 0 out of range.
+    function blockHash(ExecBase.S memory s, bytes calldata proof) external pure returns (uint256) {
+        bytes memory b =
+            Packed.loadChecked(proof, s.p, Packed.TAG_BLOCK, Packed.BLOCK_SIZE, s.ms.rd32(Packed.MS_BLOCK), "BlockCtx");
+        uint256 p = s.p + Packed.BLOCK_SIZE;
+        uint256 number = b.rd(Packed.B_NUMBER, 8);
+        uint256 n = s.items[0];
+        if (n >= number || number - n > BLOCKHASH_DEPTH) return 0;
+        bytes[] calldata nodes;
+        (nodes, p) = ExecBase.nodes(proof, p);
+        (bool found, bytes memory value) =
+            MptUpdate.read(s.ms.rd32(MS_WORLD_ROOT), abi.encodePacked(keccak256(abi.encodePacked(HISTORY))), nodes);
+        if (!found) revert IOneStepProver.Unsupported("BLOCKHASH_HISTORY");
+        (,, bytes32 storageRoot, bytes32 codeHash) = MptUpdate.decodeAccount(value);
+        if (codeHash != HISTORY_CODE_HASH) revert IOneStepProver.Unsupported("BLOCKHASH_HISTORY");
+        (nodes, p) = ExecBase.nodes(proof, p);
+        (found, value) = MptUpdate.read(storageRoot, abi.encodePacked(keccak256(abi.encode(n % HISTORY_WINDOW))), nodes);
+        return found ? MptUpdate.decodeUint(value) : 0;
+    }
 
     /// @dev The account or slot a world-state opcode needs: (address, slot, is a slot).
     function _worldKey(ExecBase.S memory s) private pure returns (address a, uint256 slot, bool isSlot) {
@@ -128,7 +160,7 @@ contract ExecWorld {
         (address a,, bool isSlot) = _worldKey(s);
         Journal.LeafProof memory leaf;
         (leaf, s.p) = Journal.decodeLeafProof(proof, s.p);
-        if (!isSlot) return _accountOp(s, leaf, a);
+        if (!isSlot) return _accountOp(s, proof, leaf, a);
         return op == 0x54 ? _sload(s, leaf) : (_sstore(s, proof, leaf), 0);
     }
 
@@ -159,7 +191,7 @@ contract ExecWorld {
         return true;
     }
 
-    function _accountOp(ExecBase.S memory s, Journal.LeafProof memory leaf, address a)
+    function _accountOp(ExecBase.S memory s, bytes calldata proof, Journal.LeafProof memory leaf, address a)
         private
         view
         returns (bool, uint256)
@@ -181,6 +213,10 @@ contract ExecWorld {
                 s.ms.wr32(Packed.MS_JOURNAL_ROOT, Journal.update(root, count, leaf, Journal.encodeAccount(acc)));
             }
         }
+        if (s.op == 0x3c) {
+            _extCodeCopy(s, proof, acc.codeHash);
+            return (true, 0);
+        }
         if (s.op == 0x3b) {
             (bool known, uint256 size,,) = codeOracle.get(acc.codeHash);
             if (!known) revert CodeNotRegistered(acc.codeHash);
@@ -191,6 +227,28 @@ contract ExecWorld {
             return (true, empty ? 0 : uint256(acc.codeHash));
         }
         return (true, acc.balance);
+    }
+
+    /// @dev EXTCODECOPY after the account's gas (docs/fraud-proofs.md 20): `size` bytes of the code
+    ///      of `codeHash` from `offset` into memory at `destOffset`, zero past the code's end; the
+    ///      code words are proven against the code oracle's `codeRoot` (live read, immutable once
+    ///      registered), the memory words give the new root. Above INLINE: the COPY micro-steps.
+    function _extCodeCopy(ExecBase.S memory s, bytes calldata proof, bytes32 codeHash) private view {
+        uint256 size = s.items[3];
+        if (size == 0) return;
+        if (size > ExecBase.INLINE) revert IOneStepProver.Unsupported("COPY_PENDING");
+        (bool known, uint256 codeSize, bytes32 codeRoot,) = codeOracle.get(codeHash);
+        if (!known) revert CodeNotRegistered(codeHash);
+        bytes memory data = new bytes(size);
+        uint256 src = s.items[2];
+        if (src < codeSize) {
+            uint256 n = codeSize - src < size ? codeSize - src : size;
+            bytes32[] memory words = ExecBase.range(s, proof, codeRoot, CODE_DEPTH, src, n);
+            assembly {
+                mcopy(add(data, 32), add(add(words, 32), and(src, 31)), n)
+            }
+        }
+        s.memRoot = _bufWrite(s, proof, s.memRoot, s.items[1], data);
     }
 
     /// @dev LOGn (data <= ExecBase.INLINE): the log's RLP into the block byte store at max(bufLen, logsOff),

@@ -245,6 +245,10 @@ contract OneStepProver is IOneStepProver {
             // MCOPY expands memory to cover both ranges
             (off, size) = (op == 0x5e && s.items[1] > s.items[0] ? s.items[1] : s.items[0], s.items[2]);
             if (size < 1 << 64) cost += 3 * ((size + 31) / 32);
+        } else if (op == 0x3c) {
+            // EXTCODECOPY: memory and words here, the account's 2600 / 100 with its leaf (ExecWorld)
+            (off, size) = (s.items[1], s.items[3]);
+            if (size < 1 << 64) cost += 3 * ((size + 31) / 32);
         } else if (op >= 0xa0 && op <= 0xa4) {
             (off, size) = (s.items[0], s.items[1]);
             cost += 375 * (op - 0xa0);
@@ -292,7 +296,7 @@ contract OneStepProver is IOneStepProver {
             bool ok;
             (ok, r, s) = world.run(s, proof);
             if (!ok) return _endTop(s, proof, false, true);
-            if (op == 0x55 || op >= 0xa0) return _finish(s, 0);
+            if (op == 0x55 || op == 0x3c || op >= 0xa0) return _finish(s, 0);
             s.out = new uint256[](1);
             s.out[0] = r;
             return _finish(s, 1);
@@ -406,6 +410,7 @@ contract OneStepProver is IOneStepProver {
             bytes memory t = ExecBase.loadTx(s, proof);
             return op == 0x32 ? t.rd(Packed.T_SENDER, 20) : t.rd(Packed.T_GAS_PRICE, 32);
         }
+        if (op == 0x40) return world.blockHash(s, proof); // BLOCKHASH: the EIP-2935 slot (ExecWorld)
         bytes memory b =
             Packed.loadChecked(proof, s.p, Packed.TAG_BLOCK, Packed.BLOCK_SIZE, s.ms.rd32(Packed.MS_BLOCK), "BlockCtx");
         s.p += Packed.BLOCK_SIZE;
@@ -586,7 +591,7 @@ contract OneStepProver is IOneStepProver {
     }
 
     function _isWorld(uint256 op) private pure returns (bool) {
-        return op == 0x31 || op == 0x3b || op == 0x3f || op == 0x47 || op == 0x54 || op == 0x55;
+        return op == 0x31 || op == 0x3b || op == 0x3c || op == 0x3f || op == 0x47 || op == 0x54 || op == 0x55;
     }
 
     // -- helpers ----------------------------------------------------------------------------
