@@ -3,6 +3,12 @@
 One batch in flight at a time: the next is built only once the previous one is confirmed
 on L1 (or known lost), so the position recovered from L1 is always the truth. Before each
 batch it checks L1 still holds what it counted; after a reorg it recovers and re-posts.
+
+Each batch also records, in the same `appendBatch`, the L1 origins its blocks name that the
+Inbox has not recorded yet (docs/fraud-proofs.md D2): derivation only takes an origin recorded
+no later than the entry. A header L1 can no longer check (older than its block-hash window) is
+left out; those blocks then derive with their parent's origin and the sequencer rebuilds on
+what L1 derives (sequencer/rebuild.py).
 """
 
 from __future__ import annotations
@@ -22,14 +28,19 @@ from batcher.metrics import BatcherMetrics
 from batcher.position import Position, recover_position, still_on_l1
 from batcher.service import wait_idle
 from l1.bindings import L1Error
+from l1.headers import hash_window, header_rlp
 from l1.inbox_reader import InboxReader
 from l1.transactions import L1Transactor
 from l2.codec import MAX_PAYLOAD_BYTES, encode_batch
-from l2.messages import Message, message_root
+from l2.messages import BlockStart, Message, message_root
 from proto import sequencer_pb2 as pb
 from proto import sequencer_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
+
+# Blocks kept clear of the edge of L1's block-hash window: the batch may land a few blocks after
+# it is built, and a header the Inbox cannot check reverts the whole appendBatch.
+ORIGIN_WINDOW_MARGIN = 32
 
 
 class Batch:
@@ -72,6 +83,32 @@ class Batcher:
         # Hash of the last block posted since the position was read from L1: the next block must
         # extend it (a sequencer that rebuilt on a forced entry streams other blocks there).
         self._last_hash: bytes | None = None
+        self._hash_window: int | None = None  # how far back the Inbox can check an L1 header
+
+    # -- L1 origins --------------------------------------------------------------------
+
+    def origin_headers(self, batch: Batch) -> list[bytes]:
+        """RLP headers of the L1 origins `batch` names that the Inbox has not recorded yet."""
+        numbers = sorted({m.l1_origin_number for m in batch.messages if isinstance(m, BlockStart)} - {0})
+        if not numbers:
+            return []
+        if self._hash_window is None:
+            self._hash_window = hash_window(self.w3)
+        head = int(self.w3.eth.block_number)
+        headers = []
+        for number in numbers:
+            if self.inbox.l1_origin(number) is not None:
+                continue
+            # L1 does not know the head's own hash yet (gas estimation runs in the head's context);
+            # the sequencer never adopts it, so only an L1 that shrank (reorg) names it here.
+            recordable = 0 < head - number < self._hash_window - ORIGIN_WINDOW_MARGIN
+            header = header_rlp(self.w3, number) if recordable else None
+            if header is None:
+                # Its blocks derive with their parent's origin; the sequencer rebuilds on that.
+                log.warning("L1 origin %d cannot be recorded (L1 head %d): left out of the batch", number, head)
+                continue
+            headers.append(header)
+        return headers
 
     # -- position ---------------------------------------------------------------------
 
@@ -196,8 +233,9 @@ class Batcher:
 
     def _post(self, batch: Batch) -> None:
         first, last = batch.blocks[0].number, batch.blocks[-1].number
+        headers = self.origin_headers(batch)
         data = self.inbox.contract.encode_abi(
-            "appendBatch", args=[batch.payload, batch.root, len(batch.messages), batch.delayed_read]
+            "appendBatch", args=[batch.payload, batch.root, len(batch.messages), batch.delayed_read, headers]
         )
         started = time.monotonic()
         receipt = self.transactor.send(self.inbox.address, bytes.fromhex(data[2:]))
@@ -219,7 +257,8 @@ class Batcher:
         m.last_batched.set(last)
         m.pending_blocks.set(len(self.pending))
         log.info(
-            "posted inbox entry %d: L2 blocks %d..%d, %d messages, %d -> %d bytes, L1 block %d, %.1f s",
-            entry.index, first, last, len(batch.messages), batch.raw_bytes, len(batch.payload),
+            "posted inbox entry %d: L2 blocks %d..%d, %d messages, %d -> %d bytes, %d L1 origins recorded, "
+            "L1 block %d, %.1f s",
+            entry.index, first, last, len(batch.messages), batch.raw_bytes, len(batch.payload), len(headers),
             entry.l1_block_number, time.monotonic() - started,
         )

@@ -14,6 +14,7 @@ from bench.report import BenchResult
 from l1.anvil import Anvil
 from l1.bindings import DelayedInboxBinding, InboxBinding, RollupBinding
 from l1.deploy import DeployParams, deploy
+from l1.headers import header_rlp
 from l1.withdrawals import messages_passed, proof_from_rpc
 from l2.devkeys import DEV_ACCOUNTS
 from l2.predeploys import artifact as predeploy_artifact
@@ -73,6 +74,16 @@ def run_bench(txs: int | None = None) -> BenchResult:
         result.figures["appendBatch_64KiB_gas_above_eip7623_floor"] = gas - calldata_floor_gas(data)
         gas = inbox.append_batch(payload(32 * 1024, b"pull"), keccak(b"p"), 100, 3)["gasUsed"]
         result.figures["appendBatch_32KiB_pulling_3_deposits_gas"] = gas
+        # Recording one new L1 origin with a batch (docs/fraud-proofs.md D2): the same small batch
+        # with and without one header, so the figure is the header's calldata, check and storage.
+        node.w3.provider.make_request("anvil_mine", ["0x2"])
+        small = payload(100, b"origin")
+        without = inbox.append_batch(small, keccak(b"o"), 1, 3)["gasUsed"]
+        header = header_rlp(node.w3, node.w3.eth.block_number - 1)
+        assert header is not None
+        with_origin = inbox.append_batch(small, keccak(b"o"), 1, 3, [header])["gasUsed"]
+        result.figures["appendBatch_record_1_l1_origin_gas"] = with_origin - without
+        result.figures["l1_origin_header_bytes"] = len(header)
 
         delayed.deposit(owner.address, 21_000, value=1)
         node.increase_time(61)

@@ -7,6 +7,7 @@ the contract's custom error, decoded once here from the committed ABI.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -19,6 +20,7 @@ from eth_utils import to_canonical_address, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from l1.accumulators import EMPTY_PAYLOAD_HASH, DelayedMessage
@@ -242,6 +244,16 @@ class InboxEntry:
 
 
 @dataclass(frozen=True)
+class L1OriginRecord:
+    """`Inbox.l1Origins(number)`: an L1 block recorded as an origin for entries from `first_entry` on."""
+
+    number: int
+    hash: bytes
+    base_fee: int
+    first_entry: int
+
+
+@dataclass(frozen=True)
 class BatchCheck:
     """What the Inbox's on-chain decoder makes of a payload (`Inbox.checkBatch`).
 
@@ -257,8 +269,26 @@ class BatchCheck:
 class InboxBinding(ContractBinding):
     name = "Inbox"
 
-    def append_batch(self, payload: bytes, message_root: bytes, message_count: int, delayed_read: int) -> TxReceipt:
-        return self.transact("appendBatch", payload, message_root, message_count, delayed_read)
+    def append_batch(
+        self,
+        payload: bytes,
+        message_root: bytes,
+        message_count: int,
+        delayed_read: int,
+        origin_headers: Sequence[bytes] = (),
+    ) -> TxReceipt:
+        """Append a batch; `origin_headers` (RLP L1 headers) are recorded as L1 origins first."""
+        return self.transact("appendBatch", payload, message_root, message_count, delayed_read, list(origin_headers))
+
+    def record_l1_origins(self, headers: Sequence[bytes]) -> TxReceipt:
+        return self.transact("recordL1Origins", list(headers))
+
+    def l1_origin(self, number: int, block: int | str = "latest") -> L1OriginRecord | None:
+        """The Inbox's record of L1 block `number` as of L1 block `block`, None if not recorded."""
+        hash_, base_fee, first_entry = self.contract.functions.l1Origins(number).call(block_identifier=block)
+        if bytes(hash_) == bytes(32):
+            return None
+        return L1OriginRecord(number, bytes(hash_), base_fee, first_entry)
 
     def force_include(self) -> TxReceipt:
         return self.transact("forceInclude")
@@ -343,7 +373,9 @@ class InboxBinding(ContractBinding):
         return [self._entry(log) for log in self._logs("BatchAppended", from_block, to_block)]
 
     def entries_in(self, receipt: TxReceipt) -> list[InboxEntry]:
-        return [self._entry(ev) for ev in self.contract.events.BatchAppended().process_receipt(receipt)]
+        # The receipt also holds L1OriginRecorded logs: skipped, not warned about.
+        events = self.contract.events.BatchAppended().process_receipt(receipt, errors=DISCARD)
+        return [self._entry(ev) for ev in events]
 
 
 # -- Rollup ----------------------------------------------------------------------------

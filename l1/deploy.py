@@ -201,7 +201,8 @@ def _step_args(
         if "Inbox" not in inputs or "DelayedInbox" not in inputs:
             return None
         return (inputs["Inbox"], inputs["DelayedInbox"], invalidation_window, spec.gas_limit,
-                spec.eip1559_elasticity, spec.eip1559_denominator, to_checksum_address(L1_INFO_ADDRESS))  # fmt: skip
+                spec.eip1559_elasticity, spec.eip1559_denominator, to_checksum_address(L1_INFO_ADDRESS),
+                inputs.get("PreimageOracle", zero))  # fmt: skip
     if name == "ExecSys":
         return (to_checksum_address(L1_INFO_ADDRESS),)
     if name == "ExecTxStart":  # msgSteps: ExecMsg when it was deployed (an earlier `inputs` entry), else none

@@ -1,5 +1,13 @@
 """L1 as derivation reads it: inbox entries with their payloads, delayed messages, L1 origins.
 
+L1 origins are the Inbox's records (`Inbox.l1Origins`, docs/fraud-proofs.md D2), read at the
+latest L1 block: a record is written once and never changes, and one with `firstEntry <= i`
+was written no later than entry `i`, so for an entry handed out (confirmed) the answer is
+what it was when the entry landed; one with `firstEntry > i` means "not yet" for entry `i`
+whatever becomes of it. A record is cached only when its `firstEntry` is below the entries
+handed out, so it sits in a confirmed L1 block (an absent or younger one may still be
+written or reorged away); an L1 reorg reported by replay drops the cache.
+
 Implements `l2.replay.InboxSource` over any L1 JSON-RPC endpoint. Entries are only handed
 out once their L1 block is `confirmations` deep; everything read is checked against what
 the contracts committed (payload hash, delayed message hash and accumulator chain), so a
@@ -20,7 +28,7 @@ from l1.accumulators import ZERO32, delayed_accumulator
 from l1.bindings import DelayedInboxBinding, DeliveredMessage, InboxBinding, InboxEntry, L1Error
 from l1.deploy import Deployment
 from l2.deposits import Deposit
-from l2.derivation import InboxBatch, QueuedDeposit
+from l2.derivation import InboxBatch, QueuedDeposit, RecordedOrigin
 from l2.types import L1Origin
 
 log = logging.getLogger(__name__)
@@ -54,7 +62,9 @@ class InboxReader:
         self.max_log_range = max_log_range
         self._deposits: list[tuple[QueuedDeposit, bytes, bytes]] = []  # (deposit, accumulator, L1 block hash)
         self._deposit_scanned_to = self.start_block - 1
-        self._origins: OrderedDict[int, L1Origin] = OrderedDict()
+        self._origins: OrderedDict[int, L1Origin] = OrderedDict()  # L1 blocks by number (the sequencer's)
+        self._recorded: OrderedDict[int, RecordedOrigin] = OrderedDict()
+        self._handed_out = 0  # entries handed out by `entries` (confirmed when read)
         self._ahead: dict[int, Any] = {}  # BatchAppended events read past a `limit`, by index
         self._ahead_to = self.start_block - 1  # every event up to this L1 block is in _ahead or handed out
 
@@ -78,6 +88,8 @@ class InboxReader:
     def reorged(self, first_block: int) -> None:
         """L1 blocks from `first_block` on were replaced: drop origins and deposits read from them."""
         self._ahead.clear()
+        self._recorded.clear()
+        self._handed_out = 0
         for number in [n for n in self._origins if n >= first_block]:
             del self._origins[number]
         keep = len(self._deposits)
@@ -120,11 +132,33 @@ class InboxReader:
             missing = min(self._ahead)
             self._ahead.clear()
             raise L1Error(f"inbox entry {expected} missing from L1 logs (found {missing})")
+        if found:
+            self._handed_out = max(self._handed_out, found[-1].index + 1)
         return found
 
     # -- L1 facts derivation refers to ------------------------------------------------------
 
-    def origin(self, number: int) -> L1Origin:
+    def recorded_origin(self, number: int) -> RecordedOrigin | None:
+        """`Inbox.l1Origins(number)`, None if L1 block `number` is not recorded (yet)."""
+        cached = self._recorded.get(number)
+        if cached is not None:
+            return cached
+        record = self.inbox.l1_origin(number)
+        if record is None:
+            return None
+        found = RecordedOrigin(L1Origin(number, record.hash, record.base_fee), record.first_entry)
+        if found.first_entry < self._handed_out:  # written no later than a confirmed entry
+            self._recorded[number] = found
+            if len(self._recorded) > ORIGIN_CACHE:
+                self._recorded.popitem(last=False)
+        return found
+
+    def l1_block_origin(self, number: int) -> L1Origin:
+        """L1 block `number`'s hash and base fee, read from L1: what the sequencer adopts as origin.
+
+        Derivation never uses it (only `recorded_origin`): these are the facts the batcher then
+        records in the Inbox from the block's header.
+        """
         cached = self._origins.get(number)
         if cached is not None:
             return cached
@@ -142,6 +176,7 @@ class InboxReader:
             self._deposits.clear()
             self._deposit_scanned_to = self.start_block - 1
             self._origins.clear()
+            self._recorded.clear()
 
     def delayed(self, index: int) -> QueuedDeposit:
         while index >= len(self._deposits):

@@ -5,16 +5,19 @@ returns, the sequencer's batcher produces entries that derive back to the sequen
 blocks, and the one-step prover follows the same rules. No clock, no node state.
 
 Rules, per entry (docs/derivation.md has the reasons):
-- forced entry: one block holding its delayed messages, timestamp and L1 origin taken from
-  the last of them (never below the parent's);
+- forced entry: one block holding its delayed messages; timestamp the last one's (never below
+  the parent's), L1 origin by `choose_origin` with `given` = the last one's L1 block;
 - batch that does not decode to exactly `messageCount` messages with root `messageRoot`:
   invalid, its messages are no-ops; its delayed messages still execute, as for a forced entry;
-- valid batch: `BlockStart` opens a block (timestamp and L1 origin clamped to
-  [parent's, entry's L1 block]); transactions before the first `BlockStart` go into a block
+- valid batch: `BlockStart` opens a block (timestamp never below the parent's; L1 origin by
+  `choose_origin`); transactions before the first `BlockStart` go into a block
   with the parent's timestamp and origin; a `Delayed` message must name the next unread
   delayed message below the entry's `delayedRead`, else it is a no-op; delayed messages the
   entry consumes but never placed run at the end of its last block; an `L2Tx` that does not
   decode or fails a stateless rule is a no-op (stateful failures are skipped at execution).
+L1 origins (docs/fraud-proofs.md D2): a block takes a new origin only if the Inbox recorded it
+(`Inbox.l1Origins`) before the entry; its hash and base fee are the record's, never read from
+L1 by number, so the one-step proof of a block start can check them live.
 """
 
 from __future__ import annotations
@@ -59,11 +62,24 @@ class QueuedDeposit:
     l1_timestamp: int
 
 
+# The L2 genesis's origin, "no origin yet": never read from L1 (L1 block 0 is not recorded
+# at genesis, and the genesis state holds zero L1Info slots).
+NULL_ORIGIN = L1Origin(0, bytes(32), 0)
+
+
+@dataclass(frozen=True)
+class RecordedOrigin:
+    """`Inbox.l1Origins(number)`: an L1 block's facts, usable as an origin by entries from `first_entry` on."""
+
+    origin: L1Origin
+    first_entry: int
+
+
 class L1Facts(Protocol):
     """The L1 facts an entry can refer to, beyond the entry itself."""
 
-    def origin(self, number: int) -> L1Origin:
-        """Hash and base fee of L1 block `number` (written into the L1Info predeploy)."""
+    def recorded_origin(self, number: int) -> RecordedOrigin | None:
+        """The Inbox's record of L1 block `number` (None if not recorded); records never change."""
         ...
 
     def delayed(self, index: int) -> QueuedDeposit:
@@ -99,6 +115,34 @@ class DerivedEntry:
     invalid_reason: str | None  # set for an invalid batch
 
 
+def choose_origin(given: int, parent: L1Origin, entry_index: int, l1: L1Facts) -> L1Origin:
+    """The L1 origin of a block of entry `entry_index` that names `given`, after a parent at `parent`.
+
+    `given` only if it moves forward and the Inbox recorded it no later than the entry (so the
+    one-step proof reads the same record live); otherwise the parent's origin. Total: a
+    sequencer naming an unrecorded or older block just keeps the parent's origin.
+    """
+    if given <= parent.number:
+        return parent
+    record = l1.recorded_origin(given)
+    if record is None or record.first_entry > entry_index:
+        return parent
+    return record.origin
+
+
+def origin_of(number: int, l1: L1Facts) -> L1Origin:
+    """The full origin of a block whose origin number is `number` (a cursor holds only the number).
+
+    0 is the null origin; any other number was taken through `choose_origin`, so it is recorded.
+    """
+    if number == 0:
+        return NULL_ORIGIN
+    record = l1.recorded_origin(number)
+    if record is None:
+        raise ValueError(f"L1 origin {number} of a parent block is not recorded in the Inbox")
+    return record.origin
+
+
 def batch_messages(entry: InboxBatch, chain_id: int) -> tuple[list[Message] | None, str | None]:
     """The messages of a batch, or (None, reason) when the batch is invalid."""
     try:
@@ -120,23 +164,27 @@ class _Builder:
         self.entry = entry
         self.l1 = l1
         self.timestamp = cursor.timestamp
-        self.origin = cursor.l1_origin_number
+        self._origin_number = cursor.l1_origin_number
+        self._origin: L1Origin | None = None  # read from the record only once a block opens
         self.next_delayed = cursor.delayed_read
         self.blocks: list[DerivedBlock] = []
-        self._origins: dict[int, L1Origin] = {}
+
+    @property
+    def origin(self) -> L1Origin:
+        if self._origin is None:
+            self._origin = origin_of(self._origin_number, self.l1)
+        return self._origin
 
     def open(self, timestamp: int, origin: int) -> DerivedBlock:
         self.timestamp = max(timestamp, self.timestamp)
-        self.origin = min(max(origin, self.origin), self.entry.l1_block_number)
-        l1_origin = self._origins.get(self.origin)
-        if l1_origin is None:
-            l1_origin = self._origins[self.origin] = self.l1.origin(self.origin)
-        block = DerivedBlock(BlockAttributes(self.timestamp, l1_origin))
+        self._origin = choose_origin(origin, self.origin, self.entry.index, self.l1)
+        self._origin_number = self._origin.number
+        block = DerivedBlock(BlockAttributes(self.timestamp, self._origin))
         self.blocks.append(block)
         return block
 
     def current(self) -> DerivedBlock:
-        return self.blocks[-1] if self.blocks else self.open(self.timestamp, self.origin)
+        return self.blocks[-1] if self.blocks else self.open(self.timestamp, self._origin_number)
 
     def place_delayed(self, block: DerivedBlock) -> None:
         queued = self.l1.delayed(self.next_delayed)
@@ -155,7 +203,7 @@ class _Builder:
             self.place_delayed(block)
 
     def cursor(self) -> Cursor:
-        return Cursor(self.entry.index + 1, self.next_delayed, self.timestamp, self.origin)
+        return Cursor(self.entry.index + 1, self.next_delayed, self.timestamp, self._origin_number)
 
 
 def derive_entry(

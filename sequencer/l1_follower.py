@@ -3,7 +3,11 @@
 A background thread polls L1; block production only reads its latest snapshot, so an
 L1 endpoint that is slow or down never stalls sequencing (blocks keep their last origin
 and deposits wait). The origin trails the L1 head by `confirmations` blocks, so a shallow
-L1 reorg does not change the origin hash of blocks already sequenced.
+L1 reorg does not change the origin hash of blocks already sequenced. Its hash and base fee
+are read from L1 by number here; the batcher records that block in the Inbox with the batch
+(docs/fraud-proofs.md D2), which is what lets derivation take it. A block the batcher can no
+longer record derives with the parent's origin instead, and the entry check below then
+rebuilds on what L1 derives.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from eth.abc import BlockHeaderAPI
 from l1.bindings import RollupBinding
 from l1.inbox_reader import InboxReader
 from l2.chain import L2Chain
-from l2.derivation import QueuedDeposit, count_blocks
+from l2.derivation import NULL_ORIGIN, QueuedDeposit, count_blocks
 from l2.types import Head, L1Origin
 from sequencer.rebuild import Divergent, check_entry
 
@@ -64,7 +68,9 @@ class L1Follower:
         self.poll_interval = poll_interval
         self.next_delayed = 0  # set by the producer from its chain at start and after each block
         self.healthy = False
-        self._snapshot = L1Snapshot(reader.origin(0), ())
+        # The L2 genesis's origin is the null origin (number 0, zero hash): block 0 of L1 is never
+        # an origin, and derivation only takes origins the batcher recorded in the Inbox.
+        self._snapshot = L1Snapshot(NULL_ORIGIN, ())
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="l1-follower", daemon=True)
@@ -107,9 +113,11 @@ class L1Follower:
     def poll(self) -> None:
         """Read the L1 head, the origin and pending deposits once (errors are logged, not raised)."""
         try:
-            number = max(self.reader.head() - self.confirmations, 0)
+            # At least one block behind: the batcher's appendBatch records the origin's header,
+            # and L1 (gas estimation included) only knows the hashes of blocks before the current.
+            number = max(self.reader.head() - max(self.confirmations, 1), 0)
             current = self.snapshot().origin
-            origin = current if number <= current.number else self.reader.origin(number)
+            origin = current if number <= current.number else self.reader.l1_block_origin(number)
             deposits = tuple(self.reader.deposits_from(self.next_delayed, origin.number))
             self._count_batched()
             finalized = 0

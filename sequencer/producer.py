@@ -61,10 +61,9 @@ L1OriginSource = L1Source  # the name service.py still uses
 
 
 class StandaloneL1:
-    """No L1 connection (tests, benchmarks): every block builds on L1 block 0, no deposits.
-
-    A chain built this way cannot be derived back from a real L1, whose block 0 has a hash.
-    """
+    """No L1 connection (tests, benchmarks): every block keeps the null origin (number 0, zero
+    hash and base fee: `l2.derivation.NULL_ORIGIN`, the genesis's), no deposits. Derivation gives
+    the same origin to blocks that name no recorded one, so such a chain derives back as it is."""
 
     next_delayed = 0
 

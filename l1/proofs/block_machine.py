@@ -62,12 +62,11 @@ from l1.proofs.mpt import account_path, path_proof, slot_path
 from l1.proofs.stacktrie import DONE, key_index
 from l1.proofs.world_state import CommitStep, commit_steps
 from l2.chain import L2Chain
-from l2.derivation import InboxBatch, QueuedDeposit, batch_messages
+from l2.derivation import InboxBatch, QueuedDeposit, RecordedOrigin, batch_messages
 from l2.messages import BlockStart, L2Tx, Message, merkle_proof, message_hash
 from l2.output_root import output_root_at
 from l2.predeploys import MESSAGE_PASSER_ADDRESS
 from l2.transactions import decode_transaction
-from l2.types import L1Origin
 
 Unsupported = ts.Unsupported
 
@@ -77,7 +76,7 @@ class L1Source(Protocol):
 
     def entries(self, first_index: int, from_block: int, limit: int) -> Sequence[InboxBatch]: ...
 
-    def origin(self, number: int) -> L1Origin: ...
+    def recorded_origin(self, number: int) -> RecordedOrigin | None: ...
 
     def delayed(self, index: int) -> QueuedDeposit: ...
 
@@ -251,9 +250,9 @@ class _Tracer:
             if m.phase == CLAIM:
                 c = m.cursor
                 if c.msgIndex == 0 and c.entryIndex < self.g.entry_limit:
-                    e, _, ctx = self.entry(c.entryIndex)
+                    _, _, ctx = self.entry(c.entryIndex)
                     if bs.derives_nothing(ctx, c.delayedNext):
-                        w = bs.EntryWitness(ctx, e.l1_block_number)
+                        w = bs.EntryWitness(ctx)
                         self.emit("ENTRY_SKIP", w, bs.entry_skip(m, w, self.g))
                         continue
                 if m.number == self.b - 1:
@@ -271,7 +270,7 @@ class _Tracer:
 
     def block_start(self) -> None:
         m, c = self.m, self.m.cursor
-        e, messages, ctx = self.entry(c.entryIndex)
+        _, messages, ctx = self.entry(c.entryIndex)
         parent = self.parent
         message, path, last = None, [], None
         if ctx.kind == bs.KIND_VALID and c.msgIndex < ctx.messageCount:
@@ -281,25 +280,38 @@ class _Tracer:
         else:
             q = self.l1.delayed(ctx.delayedEnd - 1)
             last = (q.l1_timestamp, q.l1_block_number)
-        parent_origin = self.chain.l1_origin_number(parent)
+        root = parent.state_root
+        parent_origin = self.l1_info(root)
         if isinstance(message, BlockStart):
             given = message.l1_origin_number
         elif last is not None:
             given = last[1]
         else:
-            given = parent_origin
-        origin = min(max(given, parent_origin), e.l1_block_number)
-        o = self.l1.origin(origin)
-        passer = self.passer_root(parent.state_root)
+            given = parent_origin[0]
+        record = None
+        if given > parent_origin[0]:  # the verifier reads Inbox.l1Origins(given) live (3.4)
+            r = self.l1.recorded_origin(given)
+            record = bs.OriginRecord() if r is None else bs.OriginRecord(bytes(r.origin.hash), r.origin.base_fee,
+                                                                          r.first_entry)
+        slots = [self.slot_proof(root, bs.L1_INFO_ADDRESS, k) for k in range(3)]
         w = bs.BlockStartWitness(
-            parent_header=rlp.encode(parent), state_root=parent.state_root, passer_root=passer,
-            entry=bs.EntryWitness(ctx, e.l1_block_number), message=message, message_path=path, last_delayed=last,
+            parent_header=rlp.encode(parent), state_root=root, passer_root=self.passer_root(root),
+            entry=bs.EntryWitness(ctx), message=message, message_path=path, last_delayed=last,
             parent_origin=parent_origin,
-            parent_origin_account_proof=path_proof(HexaryTrie(self.db, parent.state_root),
-                                                   account_path(bs.L1_INFO_ADDRESS)),
-            parent_origin_proof=self.slot_proof(parent.state_root, bs.L1_INFO_ADDRESS, 0),
-            origin=(o.number, bytes(o.hash), o.base_fee))
+            l1_info_account_proof=path_proof(HexaryTrie(self.db, root), account_path(bs.L1_INFO_ADDRESS)),
+            l1_info_slot_proofs=(slots[0], slots[1], slots[2]),
+            record=record)  # fmt: skip
         self.emit("BLOCK_START", w, bs.block_start(m, w, self.g))
+
+    def l1_info(self, root: bytes) -> tuple[int, bytes, int]:
+        """L1Info slots 0, 1, 2 (origin number, hash, base fee) in the state `root` (absent: 0)."""
+        value = HexaryTrie(self.db, root).get(account_path(bs.L1_INFO_ADDRESS))
+        storage = HexaryTrie(self.db, bytes(rlp.decode(value)[2])) if value else None
+        out = []
+        for slot in range(3):
+            v = storage.get(slot_path(slot)) if storage is not None else b""
+            out.append(rlp.decode(v, sedes=rlp.sedes.big_endian_int) if v else 0)
+        return out[0], out[1].to_bytes(32, "big"), out[2]
 
     def sys(self) -> None:
         m = self.m

@@ -5,20 +5,16 @@ by `load_proofs`) for `osp/ExecSys.sol`, `phaseSteps[SYS]`.
 
 The trace's witnesses give the pre-state's parts; what they lack is read here: the entry's
 accumulator preimage (payload hash, delayed accumulator) from the L1 source the trace was built
-from (`BlockTrace.l1`), the L1Info slot proofs from the trace's trie nodes. Cases the verifier
-refuses by name raise `tx_proofs.Unsupported(name, proof)` with the proof that makes it revert the
-same name: `NEW_ORIGIN` (the first block, or a block whose BlockStart or last delayed message names
-a later L1 origin than its parent's: the origin's facts are committed nowhere on L1 yet, D2).
+from (`BlockTrace.l1`). BLOCK_START carries no origin record: the verifier reads
+`Inbox.l1Origins(given)` live (D2, 3.4), so a new origin needs nothing more in the proof.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import rlp
 from eth_abi import encode
 from eth_hash.auto import keccak
-from trie import HexaryTrie
 
 from l1.accumulators import ZERO32, DelayedMessage, delayed_accumulator
 from l1.proofs import block_steps as bs
@@ -28,11 +24,9 @@ from l1.proofs.commitments import SYS, BlockClaim, BlockCtx, Cursor, MachineStat
 from l1.proofs.journal import SlotEntry, account_key, slot_key
 from l1.proofs.kind_proofs import ProofFn
 from l1.proofs.machine import CLAIM, Machine, PendingSys
-from l1.proofs.mpt import account_path, path_proof, slot_path
 from l1.proofs.steps import Section, mpt_nodes
-from l1.proofs.tx_proofs import Unsupported, claim_step_is_identity, machine_state
-from l2.messages import BlockStart
-from l2.predeploys import L1_INFO_ADDRESS
+from l1.proofs.tx_proofs import claim_step_is_identity, machine_state
+from l2.messages import L2Tx, Message, message_hash
 
 ACTION_LOAD_ACCOUNT, ACTION_LOAD_SLOT, ACTION_SYS_WRITE = 0, 1, 2
 
@@ -119,45 +113,34 @@ def entry_skip_sections(trace: BlockTrace, j: int) -> list[Section]:
 # -- BLOCK_START (2.1) --------------------------------------------------------------------------
 
 
-def _l1_info_proofs(trace: BlockTrace, state_root: bytes) -> list[Section]:
-    state = HexaryTrie(trace.db, state_root)
-    account = state.get(account_path(L1_INFO_ADDRESS))
-    if not account:
-        raise ValueError("no L1Info account in the parent state")
-    storage = HexaryTrie(trace.db, bytes(rlp.decode(account)[2]))
-    out = [Section("L1InfoAccount", mpt_nodes(path_proof(state, account_path(L1_INFO_ADDRESS))))]
-    return out + [Section(f"L1InfoSlot{k}", mpt_nodes(path_proof(storage, slot_path(k)))) for k in range(3)]
+def message_section(message: Message) -> Section:
+    """`u32 length ++ message` (BlockStart, Delayed: small, and a BlockStart's fields are read), or
+    an L2Tx as `u32 0 ++ leaf`: the verifier reads its kind byte from the PreimageOracle record
+    (`msg_proofs.preimages_for` registers it), so a large transaction keeps the proof small."""
+    if isinstance(message, L2Tx):
+        return Section("Message", _u(0, 4) + message_hash(message))
+    encoded = message.encode()
+    return Section("Message", _u(len(encoded), 4) + encoded)
 
 
 def block_start_sections(trace: BlockTrace, j: int) -> list[Section]:
     """Claim, cursor, entry, output-root preimage, parent header, the L1Info account and slots
     0..2, then message `msgIndex` and its Merkle path (valid batch) or the preimage of the entry's
-    last delayed message (forced or invalid entry). Raises `Unsupported("NEW_ORIGIN")` where
-    ExecBlockStart refuses: the first block, or a given origin after the parent's."""
+    last delayed message (forced or invalid entry)."""
     m, w = trace.machine(j), trace.witness(j)
     assert isinstance(w, bs.BlockStartWitness)
     out = [*claim_head(m), entry_section(trace, m.cursor.entryIndex),
            Section("OutputRoot", w.state_root + w.passer_root + keccak(w.parent_header)),
            Section("Header", _u(len(w.parent_header), 4) + w.parent_header),
-           *_l1_info_proofs(trace, w.state_root)]  # fmt: skip
-
-    def refuse(name: str) -> Unsupported:
-        return Unsupported(name, b"".join(s.data for s in out))
-
-    if m.number == 0:
-        raise refuse("NEW_ORIGIN")
+           Section("L1InfoAccount", mpt_nodes(list(w.l1_info_account_proof))),
+           *[Section(f"L1InfoSlot{k}", mpt_nodes(list(p))) for k, p in enumerate(w.l1_info_slot_proofs)]]  # fmt: skip
     entry, index = w.entry.ctx, m.cursor.msgIndex
     if entry.kind == bs.KIND_VALID and index < entry.messageCount:
         assert w.message is not None
-        message = w.message.encode()
-        out += [Section("Message", _u(len(message), 4) + message), Section("Path", b"".join(w.message_path))]
-        given = w.message.l1_origin_number if isinstance(w.message, BlockStart) else w.parent_origin
+        out += [message_section(w.message), Section("Path", b"".join(w.message_path))]
     else:
         assert trace.l1 is not None and w.last_delayed is not None
         out.append(Section("LastDelayed", delayed_preimage(trace.l1, entry.delayedEnd - 1)))
-        given = w.last_delayed[1]
-    if given > w.parent_origin:
-        raise refuse("NEW_ORIGIN")
     return out
 
 

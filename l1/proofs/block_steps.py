@@ -83,13 +83,11 @@ HISTORY_ADDRESS = bytes.fromhex("0000f90827f1c53a10cb7a02335b175320002935")
 @dataclass(frozen=True)
 class EntryWitness:
     """proof (3.1): payloadHash, messageRoot, messageCount, delayedAcc, delayedRead; the verifier
-    reads Inbox.accumulators(i-1, i), Inbox.invalid(i), DelayedInbox.accumulators(d-1) live.
-    `l1_block_number` is the entry's L1 block (the origin clamp of `l2.derivation`, see 2.1)."""
+    reads Inbox.accumulators(i-1, i), Inbox.invalid(i), DelayedInbox.accumulators(d-1) live."""
 
     ctx: EntryCtx
-    l1_block_number: int
 
-    LIVE: ClassVar[tuple[str, ...]] = ("ctx", "l1_block_number")  # checked against L1 state, not here
+    LIVE: ClassVar[tuple[str, ...]] = ("ctx",)  # checked against L1 state, not here
 
 
 def derives_nothing(entry: EntryCtx, delayed_next: int) -> bool:
@@ -106,11 +104,27 @@ def entry_skip(m: Machine, w: EntryWitness, g: Game) -> Machine:
 
 
 @dataclass(frozen=True)
+class OriginRecord:
+    """`Inbox.l1Origins(number)` as the verifier reads it live (3.4, D2): recorded iff `hash` is
+    not zero; immutable once written, `first_entry` = the entry count when it was recorded."""
+
+    hash: bytes = ZERO_HASH
+    base_fee: int = 0
+    first_entry: int = 0
+
+    @property
+    def recorded(self) -> bool:
+        return self.hash != ZERO_HASH
+
+
+@dataclass(frozen=True)
 class BlockStartWitness:
     """proof: the claim's output-root preimage (stateRoot, MessagePasser storage root) and the parent
-    header RLP (hashes to blockHash), the entry (3.1), message `msgIndex` + Merkle path (valid batch)
-    or the entry's last delayed message (+ DelayedInbox accumulators, live), L1Info slot 0 with its
-    MPT proof in stateRoot (the parent's origin), the origin's record (live)."""
+    header RLP (hashes to blockHash), the entry (3.1), L1Info's account and slots 0, 1, 2 with their
+    MPT proofs in stateRoot (the parent's origin number, hash, base fee), message `msgIndex` + Merkle
+    path (valid batch) or the entry's last delayed message (+ DelayedInbox accumulators, live).
+    `record` is `Inbox.l1Origins(given)`, read live, and only when the given origin is after the
+    parent's (None otherwise: no read)."""
 
     parent_header: bytes  # RLP
     state_root: bytes
@@ -119,12 +133,25 @@ class BlockStartWitness:
     message: Message | None
     message_path: list[bytes]
     last_delayed: tuple[int, int] | None  # (l1Timestamp, l1BlockNumber) of the entry's last delayed message
-    parent_origin: int
-    parent_origin_account_proof: list[bytes]  # L1Info's account in stateRoot
-    parent_origin_proof: list[bytes]  # slot 0 in its storage root
-    origin: tuple[int, bytes, int]  # (number, hash, base fee) of the chosen origin
+    parent_origin: tuple[int, bytes, int]  # L1Info slots 0, 1, 2 of the parent state
+    l1_info_account_proof: list[bytes]  # L1Info's account in stateRoot
+    l1_info_slot_proofs: tuple[list[bytes], list[bytes], list[bytes]]  # slots 0, 1, 2 in its storage root
+    record: OriginRecord | None
 
-    LIVE: ClassVar[tuple[str, ...]] = ("entry", "last_delayed", "origin")
+    LIVE: ClassVar[tuple[str, ...]] = ("entry", "last_delayed", "record")
+
+
+def choose_origin(given: int, parent: tuple[int, bytes, int], record: OriginRecord | None,
+                  entry_index: int) -> tuple[int, bytes, int] | None:
+    """D2 (3.4): the given origin when it is after the parent's and was recorded by the Inbox
+    before entry `entry_index` was appended; else None (the block keeps the parent's origin)."""
+    if given <= parent[0]:
+        return None
+    if record is None:
+        raise StepError("a later given origin needs its Inbox record")
+    if not record.recorded or record.first_entry > entry_index:
+        return None
+    return given, record.hash, record.base_fee
 
 
 def next_base_fee(parent_base_fee: int, parent_gas_used: int, g: Game) -> int:
@@ -136,6 +163,21 @@ def next_base_fee(parent_base_fee: int, parent_gas_used: int, g: Game) -> int:
     return max(parent_base_fee - parent_base_fee * (target - parent_gas_used) // target // g.denominator, 0)
 
 
+def parent_l1_info(w: BlockStartWitness) -> tuple[int, bytes, int]:
+    """L1Info slots 0, 1, 2 of the parent state, each proven against stateRoot (absent: 0)."""
+    l1_info = verify_read(w.state_root, account_path(L1_INFO_ADDRESS), w.l1_info_account_proof)
+    if not l1_info:
+        raise StepError("no L1Info account")
+    storage_root = bytes(rlp.decode(l1_info)[2])
+    values = []
+    for slot, proof in enumerate(w.l1_info_slot_proofs):
+        value = verify_read(storage_root, slot_path(slot), proof)
+        values.append(rlp.decode(value, sedes=rlp.sedes.big_endian_int) if value else 0)
+    if values[0] >= 1 << 64:
+        raise StepError("L1Info origin number above u64")
+    return values[0], values[1].to_bytes(32, "big"), values[2]
+
+
 def block_start(m: Machine, w: BlockStartWitness, g: Game) -> Machine:
     c = m.cursor
     if m.phase != CLAIM or m.number + 1 != g.block_number or c.entryIndex >= g.entry_limit:
@@ -145,12 +187,8 @@ def block_start(m: Machine, w: BlockStartWitness, g: Game) -> Machine:
     parent = rlp.decode(w.parent_header, sedes=PragueBlockHeader)
     if parent.state_root != w.state_root or parent.block_number != m.number:
         raise StepError("header does not fit the claim")
-    l1_info = verify_read(w.state_root, account_path(L1_INFO_ADDRESS), w.parent_origin_account_proof)
-    if not l1_info:
-        raise StepError("no L1Info account")
-    slot0 = verify_read(bytes(rlp.decode(l1_info)[2]), slot_path(0), w.parent_origin_proof)
-    if (rlp.decode(slot0, sedes=rlp.sedes.big_endian_int) if slot0 else 0) != w.parent_origin:
-        raise StepError("parent origin differs from L1Info slot 0")
+    if parent_l1_info(w) != w.parent_origin:
+        raise StepError("parent origin differs from L1Info slots 0, 1, 2")
     if w.message is not None and not verify_merkle_proof(
             w.entry.ctx.messageRoot, message_hash(w.message), c.msgIndex, w.entry.ctx.messageCount, w.message_path):
         raise StepError("message not in the entry")
@@ -161,20 +199,18 @@ def block_start(m: Machine, w: BlockStartWitness, g: Game) -> Machine:
             given = (w.message.timestamp, w.message.l1_origin_number)
             msg_index += 1
         else:
-            given = (parent.timestamp, w.parent_origin)
+            given = (parent.timestamp, w.parent_origin[0])
     else:
         if w.last_delayed is None:
             raise StepError("a block of delayed messages takes its values from the last one")
         given = w.last_delayed
     timestamp = max(given[0], parent.timestamp)
-    origin = min(max(given[1], w.parent_origin), w.entry.l1_block_number)
-    if w.origin[0] != origin:
-        raise StepError("origin record of another block")
+    chosen = choose_origin(given[1], w.parent_origin, w.record, c.entryIndex)
+    number, origin_hash, origin_base_fee = chosen or w.parent_origin
     block = BlockCtx(number=parent.block_number + 1, timestamp=timestamp, parentHash=keccak(w.parent_header),
                      baseFee=next_base_fee(parent.base_fee_per_gas or 0, parent.gas_used, g),
-                     newOrigin=int(origin != w.parent_origin or parent.block_number == 0), originNumber=origin,
-                     originHash=w.origin[1],
-                     originBaseFee=w.origin[2])
+                     newOrigin=int(chosen is not None), originNumber=number, originHash=origin_hash,
+                     originBaseFee=origin_base_fee)
     return Machine(phase=SYS, number=block.number, cursor=replace(c, msgIndex=msg_index), entry=entry, block=block,
                    world_root=w.state_root, acc=Acc(), pending=PendingSys(0))
 

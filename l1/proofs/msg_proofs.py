@@ -81,7 +81,7 @@ def sponge_preimage(trace: BlockTrace, j: int) -> bytes:
 def preimages_for(trace: BlockTrace, j: int) -> list[bytes]:
     """What ExecMsg reads from the PreimageOracle to prove step `j` (register each first)."""
     kind = trace.step_kind(j) if j < trace.steps else "IDENTITY"
-    if kind == "NEXT_MESSAGE":
+    if kind in ("NEXT_MESSAGE", "BLOCK_START"):  # BLOCK_START: a block opened by an L2Tx (fraud-proofs 18)
         msg = trace.witness(j).message
         return [msg.encode()] if isinstance(msg, L2Tx) else []
     if kind in ("TX_LOAD", "DATA_LOAD"):

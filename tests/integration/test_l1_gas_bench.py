@@ -23,3 +23,5 @@ def test_l1gas_bench_reports_every_call():
     for name in ("deposit_eth_gas", "createAssertion_gas", "confirmAssertion_gas", "forceInclude_1_deposit_gas"):
         assert 21_000 < data["figures"][name] < 1_000_000
     assert 0 < data["figures"]["appendBatch_64KiB_gas_above_eip7623_floor"] < 100_000
+    # two new storage slots (44,200) plus the ~610-byte header's calldata, keccak and parse
+    assert 44_200 < data["figures"]["appendBatch_record_1_l1_origin_gas"] < 100_000

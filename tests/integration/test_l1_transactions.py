@@ -336,7 +336,7 @@ def test_reorg_that_drops_the_tx_resends_it_until_confirmed(node: Anvil) -> None
 def test_reverted_tx_is_reported_with_its_decoded_error_and_not_retried(node: Anvil) -> None:
     deployment = deploy(node.w3, OWNER, devnet_spec(), DeployParams(batcher=SENDER.address))
     inbox = InboxBinding(node.w3, deployment.contracts["Inbox"])
-    data = bytes.fromhex(inbox.contract.encode_abi("appendBatch", [b"batch", b"\x01" * 32, 1, 5])[2:])
+    data = bytes.fromhex(inbox.contract.encode_abi("appendBatch", [b"batch", b"\x01" * 32, 1, 5, []])[2:])
     t = transactor(node.url)
 
     with pytest.raises(L1Reverted) as estimated:  # the gas estimate reverts: nothing sent

@@ -2,8 +2,8 @@
 
 A stand-in sequencer (an `L2Chain` built with the same spec, L1 origins taken from anvil)
 makes the blocks, and the test posts them itself as batches with `InboxBinding.append_batch`,
-exactly as the batcher would. The verifier runs as `VerifierService` (real LMDB, real HTTP
-servers on loopback) or as a `rollup verifier` subprocess for the kill -9 test.
+recording their new L1 origins with them, exactly as the batcher would. The verifier runs as
+`VerifierService` (real LMDB, real HTTP servers on loopback) or as a `rollup verifier` subprocess for the kill -9 test.
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from bench.workloads import Workload, mixed
 from l1.anvil import Anvil
 from l1.bindings import DelayedInboxBinding, DeliveredMessage, InboxBinding, RollupBinding
 from l1.deploy import DeployParams, deploy
+from l1.headers import header_rlp
+from l1.inbox_reader import InboxReader
 from l2.chain import L2Chain
 from l2.codec import encode_batch
 from l2.deposits import Deposit, deposit_transaction
+from l2.derivation import choose_origin, origin_of
 from l2.devkeys import DEV_ACCOUNTS
 from l2.messages import BlockStart, Delayed, L2Tx, Message, message_root
 from l2.output_root import output_root_at
@@ -78,14 +81,16 @@ class StandIn:
         self.delayed = DelayedInboxBinding(self.w3, self.deployment.contracts["DelayedInbox"], DEPOSITOR)
         self.rollup = RollupBinding(self.w3, self.deployment.contracts["Rollup"], OWNER)
         self.chain = L2Chain.open(tmp / "standin", spec, map_size=1 << 30)
+        self.reader = InboxReader(self.w3, self.deployment)
         self.delayed_read = 0
         self.tmp = tmp
 
     def close(self) -> None:
         self.chain.close()
 
-    def origin(self, number: int | None = None) -> L1Origin:
-        block = self.w3.eth.get_block("latest" if number is None else number)
+    def origin(self) -> L1Origin:
+        """One block behind the L1 head, as the sequencer: L1 does not know the head's own hash yet."""
+        block = self.w3.eth.get_block(max(self.w3.eth.block_number - 1, 0))
         return L1Origin(block["number"], bytes(block["hash"]), int(block["baseFeePerGas"]))
 
     def block(self, raws: Sequence[bytes], deposits: Sequence[Deposit] = ()) -> list[Message]:
@@ -100,8 +105,12 @@ class StandIn:
     def post(self, messages: Sequence[Message], root: bytes | None = None, payload: bytes | None = None) -> int:
         """Append a batch; returns its L1 block number."""
         body = encode_batch(messages, self.spec.chain_id) if payload is None else payload
+        # As the batcher: the new L1 origins the blocks name are recorded with the batch (D2).
+        origins = {m.l1_origin_number for m in messages if isinstance(m, BlockStart)} - {0}
+        head = self.w3.eth.block_number  # L1 does not know its hash yet: left out, as the batcher does
+        headers = [header_rlp(self.w3, n) for n in sorted(origins) if n < head and self.inbox.l1_origin(n) is None]
         receipt = self.inbox.append_batch(
-            body, message_root(messages) if root is None else root, len(messages), self.delayed_read
+            body, message_root(messages) if root is None else root, len(messages), self.delayed_read, headers
         )
         return int(receipt["blockNumber"])
 
@@ -126,8 +135,10 @@ class StandIn:
     def mirror_delayed_block(self, deposits: Sequence[Deposit], l1_number: int, l1_timestamp: int) -> None:
         """The block derivation makes of delayed messages alone (forced entry, invalid batch)."""
         head = self.chain.head(Head.UNSAFE)
-        parent_origin = self.chain.l1_origin_number(head)
-        attrs = BlockAttributes(max(head.timestamp, l1_timestamp), self.origin(max(parent_origin, l1_number)))
+        # The entry was just appended; its block takes the deposit's L1 block only if recorded (D2).
+        parent = origin_of(self.chain.l1_origin_number(head), self.reader)
+        origin = choose_origin(l1_number, parent, self.inbox.entry_count() - 1, self.reader)
+        attrs = BlockAttributes(max(head.timestamp, l1_timestamp), origin)
         self.chain.build_block(attrs, [deposit_transaction(d) for d in deposits])
         self.delayed_read = max(self.delayed_read, deposits[-1].index + 1)
 

@@ -21,7 +21,7 @@ from l2.chain import L2Chain
 from l2.codec import encode_batch
 from l2.deposits import Deposit
 from l2.derivation import Cursor as DerivationCursor
-from l2.derivation import InboxBatch, QueuedDeposit, derive_entry
+from l2.derivation import InboxBatch, QueuedDeposit, RecordedOrigin, derive_entry
 from l2.messages import BlockStart, Delayed, L2Tx, Message, message_root
 from l2.output_root import output_root_at
 from l2.replay import execute_derived
@@ -39,6 +39,9 @@ class Source:
 
     def origin(self, number: int) -> L1Origin:
         return L1Origin(number, (1000 + number).to_bytes(32, "big"), 7 * number + 3)
+
+    def recorded_origin(self, number: int) -> RecordedOrigin | None:
+        return RecordedOrigin(self.origin(number), 0)  # every L1 block recorded in the Inbox before entry 0
 
     def delayed(self, index: int) -> QueuedDeposit:
         return self.deposits[index]

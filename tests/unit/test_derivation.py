@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from l2.chain import L2Chain
 from l2.codec import encode_batch
 from l2.deposits import Deposit, is_deposit
-from l2.derivation import Cursor, InboxBatch, QueuedDeposit, count_blocks, derive_entry
+from l2.derivation import Cursor, InboxBatch, QueuedDeposit, RecordedOrigin, count_blocks, derive_entry
 from l2.messages import BlockStart, Delayed, L2Tx, Message, message_root
 from l2.replay import Replayer
 from l2.types import Head, L1Origin
@@ -27,9 +27,15 @@ class FakeL1:
     deposits: list[QueuedDeposit] = field(default_factory=list)
     posted: list[InboxBatch] = field(default_factory=list)
     hashes: dict[int, bytes] = field(default_factory=dict)
+    # Inbox.l1Origins: every L1 block is recorded before entry 0 unless listed here.
+    unrecorded: set[int] = field(default_factory=set)
+    first_entries: dict[int, int] = field(default_factory=dict)
 
-    def origin(self, number: int) -> L1Origin:
-        return L1Origin(number, number.to_bytes(32, "big"), 7 * number)
+    def recorded_origin(self, number: int) -> RecordedOrigin | None:
+        if number in self.unrecorded:
+            return None
+        origin = L1Origin(number, number.to_bytes(32, "big"), 7 * number)
+        return RecordedOrigin(origin, self.first_entries.get(number, 0))
 
     def delayed(self, index: int) -> QueuedDeposit:
         return self.deposits[index]
@@ -79,14 +85,14 @@ class Source(FakeL1):
 START = Cursor(0, 0, 100, 0)
 
 
-def test_valid_batch_blocks_clamps_and_delayed_placement(spec, keys):
-    l1 = FakeL1()
+def test_valid_batch_blocks_origins_and_delayed_placement(spec, keys):
+    l1 = FakeL1(unrecorded={99})
     d0 = l1.deposit(5, 3, 90)
     d1 = l1.deposit(6, 4, 91)
     tx0, tx1 = signed(keys[0], 0), signed(keys[0], 1)
     messages: list[Message] = [
         L2Tx(tx0),  # before any BlockStart: parent's timestamp and origin
-        BlockStart(50, 99),  # timestamp below the parent's, origin beyond the entry's L1 block
+        BlockStart(50, 99),  # timestamp below the parent's, origin not recorded in the Inbox
         Delayed(d1),  # not the next unread one: no-op
         Delayed(d0),
         L2Tx(b"\x02garbage"),  # does not decode: no-op
@@ -96,11 +102,13 @@ def test_valid_batch_blocks_clamps_and_delayed_placement(spec, keys):
     derived = derive_entry(START, l1.batch(messages, delayed_read=2), l1, spec)
     assert derived.invalid_reason is None
     blocks = derived.blocks
-    assert [(b.attrs.timestamp, b.attrs.l1_origin.number) for b in blocks] == [(100, 0), (100, 10), (120, 10)]
+    assert [(b.attrs.timestamp, b.attrs.l1_origin.number) for b in blocks] == [(100, 0), (100, 0), (120, 5)]
+    assert blocks[0].attrs.l1_origin == blocks[1].attrs.l1_origin == L1Origin(0, bytes(32), 0)  # the null origin
+    assert blocks[2].attrs.l1_origin == L1Origin(5, (5).to_bytes(32, "big"), 35)  # the record's facts
     assert [len(b.transactions) for b in blocks] == [1, 1, 2]
     assert is_deposit(blocks[1].transactions[0]) and blocks[1].transactions[0].source_index == d0
     assert is_deposit(blocks[2].transactions[1]) and blocks[2].transactions[1].source_index == d1  # flushed at end
-    assert derived.cursor == Cursor(1, 2, 120, 10)
+    assert derived.cursor == Cursor(1, 2, 120, 5)
     assert count_blocks(l1.posted[0], 0, CHAIN_ID) == 3
 
 

@@ -24,7 +24,7 @@ from bench.workloads import Key, Workload
 from l2.chain import L2Chain
 from l2.codec import encode_batch
 from l2.deposits import Deposit, DepositTransaction, deposit_transaction
-from l2.derivation import InboxBatch, QueuedDeposit
+from l2.derivation import InboxBatch, QueuedDeposit, RecordedOrigin
 from l2.messages import BlockStart, Delayed, L2Tx, Message, message_root
 from l2.replay import Replayer
 from l2.spec import ChainSpec
@@ -60,8 +60,8 @@ class FakeL1:
     def snapshot(self) -> L1Snapshot:
         return self.snap or L1Snapshot(origin(ORIGIN), tuple(self.deposits))
 
-    def origin(self, number: int) -> L1Origin:
-        return origin(number)
+    def recorded_origin(self, number: int) -> RecordedOrigin | None:
+        return RecordedOrigin(origin(number), 0)  # every L1 block recorded in the Inbox before entry 0
 
     def delayed(self, index: int) -> QueuedDeposit:
         return self.deposits[index]

@@ -7,11 +7,13 @@ import {ExecBase} from "./ExecBase.sol";
 import {Journal} from "./Journal.sol";
 import {MptUpdate} from "./MptUpdate.sol";
 import {Packed} from "./Packed.sol";
+import {PreimageOracle} from "../PreimageOracle.sol";
 
 /// @dev What the block-claim steps read of the Inbox, live (docs/fraud-proofs.md 3.1, 3.3).
 interface IBlockStartInbox {
     function accumulators(uint256 index) external view returns (bytes32);
     function invalid(uint256 index) external view returns (bool);
+    function l1Origins(uint256 number) external view returns (bytes32 hash, uint256 baseFee, uint256 firstEntry);
 }
 
 /// @dev What they read of the DelayedInbox, live.
@@ -31,15 +33,20 @@ interface IBlockStartDelayed {
 ///         output-root preimage (stateRoot, passerRoot, blockHash: 96) ++ u32 length ++ parent
 ///         header RLP ++ L1Info's account proof in stateRoot ++ its slots 0, 1, 2 proofs (each
 ///         `u32 length ++ bytes[]` tail) ++ (valid batch: u32 length ++ message msgIndex ++ its
-///         Merkle path | forced or invalid entry: the preimage of its last delayed message, 256)].
+///         Merkle path, or `u32 0 ++ b32 leaf ++ path` for a message that is not a BlockStart,
+///         whose kind byte is then the PreimageOracle record's first byte, read live | forced or
+///         invalid entry: the preimage of its last delayed message, 256)].
 ///         The entry is checked against `Inbox.accumulators(i-1, i)` and
 ///         `DelayedInbox.accumulators(d-1)` (live, immutable once written); its kind is forced
 ///         (payload hash of ""), invalid (`Inbox.invalid(i)`, which only goes false -> true) or
 ///         valid, the last only after `createdAt + invalidationWindow` (D9).
 ///
-///         Refused by name: `NEW_ORIGIN` (the first block, or a block whose BlockStart or last
-///         delayed message names a later L1 origin than its parent's: that origin's hash and base
-///         fee are committed nowhere on L1 yet, D2, nor is the entry's L1 block of the clamp).
+///         The block's L1 origin (D2, 3.4): the given one (BlockStart or last delayed message)
+///         when it is after the parent's (L1Info slot 0 of the parent state) and
+///         `Inbox.l1Origins(given)` is recorded (hash != 0) with `firstEntry <= entryIndex` (live:
+///         a record never changes, and a later record of a number is a no-op); its hash and base
+///         fee are the record's and `newOrigin = 1`. Otherwise the parent's origin, number, hash
+///         and base fee from L1Info slots 0, 1, 2 (MPT-proven against the parent's stateRoot).
 contract ExecBlockStart is IOneStepProver {
     using Packed for bytes;
 
@@ -61,6 +68,9 @@ contract ExecBlockStart is IOneStepProver {
     IBlockStartInbox public immutable inbox;
     /// @notice Its DelayedInbox (deposits).
     IBlockStartDelayed public immutable delayedInbox;
+    /// @notice The preimages of L2Tx messages (the kind byte of a message given by its leaf), read
+    ///         live; zero: a message given by its leaf is refused `MESSAGE_LEAF`.
+    PreimageOracle public immutable preimages;
     /// @notice Seconds after an assertion's creation before an unflagged batch counts as valid (D9).
     uint256 public immutable invalidationWindow;
     uint256 public immutable gasLimit;
@@ -77,8 +87,12 @@ contract ExecBlockStart is IOneStepProver {
     error NotThisBlock();
     /// @notice The parent header is not well-formed RLP or does not fit the claim.
     error BadHeader();
-    /// @notice A message is empty, or a BlockStart of the wrong length.
+    /// @notice A BlockStart of the wrong length, or a message given by its leaf whose registered
+    ///         preimage opens with the BlockStart kind byte (0): a BlockStart is given in full.
     error BadMessage();
+    /// @notice A message given by its leaf whose preimage is not in the PreimageOracle yet (the
+    ///         honest side registers it first, as for NEXT_MESSAGE).
+    error PreimageNotRegistered(bytes32 key);
 
     /// @dev An entry as 3.1 opens it.
     struct Entry {
@@ -100,6 +114,8 @@ contract ExecBlockStart is IOneStepProver {
         uint256 parentBaseFee;
         uint256 parentGasUsed;
         uint256 parentOrigin;
+        uint256 origin;
+        uint256 newOrigin;
         bytes32 originHash;
         uint256 originBaseFee;
         uint256 ts;
@@ -113,8 +129,10 @@ contract ExecBlockStart is IOneStepProver {
         uint256 gasLimit_,
         uint256 elasticity_,
         uint256 denominator_,
-        address l1Info_
+        address l1Info_,
+        PreimageOracle preimages_
     ) {
+        preimages = preimages_;
         inbox = inbox_;
         delayedInbox = delayedInbox_;
         invalidationWindow = invalidationWindow_;
@@ -192,22 +210,29 @@ contract ExecBlockStart is IOneStepProver {
     {
         B memory b;
         b.number = claim.rd(0, 8);
-        // the first block always writes the L1Info slots (genesis holds none): a new origin
-        if (b.number == 0) revert Unsupported("NEW_ORIGIN");
         b.p = ENTRY_AT + ENTRY_SIZE;
         _parent(b, claim.rd32(8), proof);
         _l1Info(b, proof);
         b.msgIndex = cursor.rd(8, 4);
         // a valid batch's message msgIndex, else (forced, invalid) the entry's last delayed message
-        uint256 origin;
-        if (e.kind == KIND_VALID && b.msgIndex < e.messageCount) origin = _message(b, e, proof);
-        else origin = _lastDelayed(b, e, proof);
-        // origin = min(max(given, parentOrigin), entry's L1 block); entries are appended in L1
-        // order, so parentOrigin <= the entry's L1 block and given <= parentOrigin keeps it
-        if (origin > b.parentOrigin) revert Unsupported("NEW_ORIGIN");
+        uint256 given;
+        if (e.kind == KIND_VALID && b.msgIndex < e.messageCount) given = _message(b, e, proof);
+        else given = _lastDelayed(b, e, proof);
+        _origin(b, given, cursor.rd(0, 8));
         if (b.ts < b.parentTs) b.ts = b.parentTs;
         cursor.wr(8, 4, b.msgIndex);
         return _post(b, keccak256(cursor), e.hash);
+    }
+
+    /// @dev D2 (3.4): `given` when it is after the parent's origin and the Inbox recorded it
+    ///      (hash != 0) no later than entry `entryIndex` (`firstEntry <= entryIndex`), read live;
+    ///      else the parent's origin, whose hash and base fee `_l1Info` put in `b` already.
+    function _origin(B memory b, uint256 given, uint256 entryIndex) private view {
+        b.origin = b.parentOrigin;
+        if (given <= b.parentOrigin) return;
+        (bytes32 hash, uint256 baseFee, uint256 firstEntry) = inbox.l1Origins(given);
+        if (hash == bytes32(0) || firstEntry > entryIndex) return;
+        (b.origin, b.newOrigin, b.originHash, b.originBaseFee) = (given, 1, hash, baseFee);
     }
 
     /// @dev The output-root preimage and the parent header: state root, timestamp, base fee, gas used.
@@ -262,13 +287,24 @@ contract ExecBlockStart is IOneStepProver {
     }
 
     /// @dev Message msgIndex of the entry (3.2): a BlockStart gives timestamp and origin and is
-    ///      consumed; any other message (given in full, so its kind byte is proven by the leaf)
-    ///      opens the block with the parent's values and stays unread. Returns the given origin.
-    function _message(B memory b, Entry memory e, bytes calldata proof) private pure returns (uint256 origin) {
+    ///      consumed; any other message opens the block with the parent's values and stays unread.
+    ///      The message is given in full (`u32 length ++ bytes`: its kind byte is proven by the
+    ///      leaf) or, when it is not a BlockStart, by its leaf (`u32 0 ++ b32 leaf`), whose kind
+    ///      byte is the first byte of its PreimageOracle record (a leaf has one preimage), so a
+    ///      large L2Tx does not weigh on the proof. Returns the given origin.
+    function _message(B memory b, Entry memory e, bytes calldata proof) private view returns (uint256 origin) {
         bytes calldata m;
         uint256 p;
         (m, p) = ExecBase.sized(proof, b.p);
-        bytes32 node = keccak256(m);
+        bytes32 leaf;
+        if (m.length == 0) {
+            if (p + 32 > proof.length) revert Packed.ProofTooShort();
+            leaf = bytes32(proof[p:p + 32]);
+            p += 32;
+        } else {
+            leaf = keccak256(m);
+        }
+        bytes32 node = leaf;
         uint256 index = b.msgIndex;
         for (uint256 n = e.messageCount - 1; n != 0; n >>= 1) {
             if (p + 32 > proof.length) revert Packed.ProofTooShort();
@@ -279,8 +315,17 @@ contract ExecBlockStart is IOneStepProver {
         }
         if (node != e.messageRoot) revert Packed.BadPreimage("Message");
         b.p = p;
-        if (m.length == 0) revert BadMessage();
-        if (uint8(m[0]) != 0) {
+        uint256 kind;
+        if (m.length == 0) {
+            if (address(preimages) == address(0)) revert Unsupported("MESSAGE_LEAF");
+            (bool known,, uint8 first,) = preimages.get(leaf);
+            if (!known) revert PreimageNotRegistered(leaf);
+            if (first == 0) revert BadMessage();
+            kind = first;
+        } else {
+            kind = uint8(m[0]);
+        }
+        if (kind != 0) {
             b.ts = b.parentTs;
             return b.parentOrigin;
         }
@@ -313,7 +358,7 @@ contract ExecBlockStart is IOneStepProver {
         return origin;
     }
 
-    /// @dev The SYS MachineState after BLOCK_START (no new origin): BlockCtx, J0, empty BlockAcc.
+    /// @dev The SYS MachineState after BLOCK_START: BlockCtx, J0, empty BlockAcc.
     function _post(B memory b, bytes32 cursorHash, bytes32 entryHash) private view returns (bytes32) {
         bytes memory blk = new bytes(1 + Packed.BLOCK_SIZE);
         blk[0] = bytes1(Packed.TAG_BLOCK);
@@ -321,8 +366,8 @@ contract ExecBlockStart is IOneStepProver {
         blk.wr(8, 8, b.ts);
         blk.wr32(16, b.blockHash);
         blk.wr(48, 32, _nextBaseFee(b.parentBaseFee, b.parentGasUsed));
-        blk.wr(80, 1, 0); // newOrigin
-        blk.wr(81, 8, b.parentOrigin);
+        blk.wr(80, 1, b.newOrigin);
+        blk.wr(81, 8, b.origin);
         blk.wr32(89, b.originHash);
         blk.wr(121, 32, b.originBaseFee);
         bytes memory ms = new bytes(1 + Packed.MS_SIZE);
