@@ -205,8 +205,12 @@ def _step_args(
                 inputs.get("PreimageOracle", zero))  # fmt: skip
     if name == "ExecSys":
         return (to_checksum_address(L1_INFO_ADDRESS),)
-    if name == "ExecTxStart":  # msgSteps: ExecMsg when it was deployed (an earlier `inputs` entry), else none
-        return (inputs.get("ExecMsg", zero), code_oracle, coinbase, spec.gas_limit)
+    if name == "ExecTxStart":  # msgSteps / decodeSteps: ExecMsg / ExecTxDecode when deployed before, else none
+        return (inputs.get("ExecMsg", zero), inputs.get("ExecTxDecode", zero), code_oracle, coinbase, spec.gas_limit)
+    if name == "ExecSigHash":  # SIG_HASH (fraud-proofs 17): the legacy signing payload's chain id
+        return (spec.chain_id,)
+    if name == "ExecTxDecode":  # TX_DECODE's chain constants; SIG_HASH forwarded to ExecSigHash
+        return (inputs.get("ExecSigHash", zero), spec.chain_id, spec.gas_limit, spec.max_tx_size)
     if name == "ExecTrie":  # the SEAL header's coinbase and gas limit, the MessagePasser of the output root
         return (coinbase, spec.gas_limit, to_checksum_address(MESSAGE_PASSER_ADDRESS))
     return ()
@@ -223,7 +227,8 @@ def deploy_onestep(
     together they exceed the 48 KiB initcode limit of one (EIP-3860)."""
     inputs = inputs or {}
     out: dict[str, str] = {}
-    for name in dict.fromkeys(("ExecWorld", "ExecTx", *PHASE_STEPS.values())):  # one contract may fill several slots
+    # ExecSigHash and ExecTxDecode (reached through ExecTxStart's router, fraud-proofs 17) before ExecTxStart
+    for name in dict.fromkeys(("ExecWorld", "ExecTx", "ExecSigHash", "ExecTxDecode", *PHASE_STEPS.values())):
         args = _step_args(name, spec, code_oracle, {**inputs, **out}, invalidation_window)  # may read an earlier one
         if args is None:
             continue

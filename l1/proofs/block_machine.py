@@ -66,7 +66,6 @@ from l2.derivation import InboxBatch, QueuedDeposit, RecordedOrigin, batch_messa
 from l2.messages import BlockStart, L2Tx, Message, merkle_proof, message_hash
 from l2.output_root import output_root_at
 from l2.predeploys import MESSAGE_PASSER_ADDRESS
-from l2.transactions import decode_transaction
 
 Unsupported = ts.Unsupported
 
@@ -384,14 +383,13 @@ class _Tracer:
         elif tx.setup == ST_DECODE:
             self.emit("TX_DECODE", *self.decode(m))
         elif tx.setup == ST_SIGHASH:
-            payload = self.decoded.get_message_for_signing()
-            block = self.sponge_block(payload, m.pending.absorbed)  # type: ignore[union-attr]
-            data = bytes(self.decoded.data)
-            zeros = data.count(0)
-            sw = ts.SigHashWitness(block.data, block.final)
-            if block.final:
-                sw = ts.SigHashWitness(block.data, True, bytes(self.decoded.sender), zeros, len(data) - zeros)
-            self.emit("SIG_HASH", sw, ts.sig_hash(m, sw, self.g))
+            sw = ts.SigHashWitness()
+            new = ts.sig_hash(m, sw, self.g)
+            if new.phase == IDLE and self.decoded is not None:
+                raise ts.StepError("SIG_HASH refuses a transaction decode_transaction accepts")
+            if new.tx is not None and new.tx.setup == ST_START and self.decoded is None:
+                raise ts.StepError("SIG_HASH accepts a transaction decode_transaction refuses")
+            self.emit("SIG_HASH", sw, new)
         elif tx.setup == ST_START:
             if not self.load_if_absent(tx.sender):
                 start = ts.TxStartWitness(self.code_of(tx.sender))
@@ -411,10 +409,15 @@ class _Tracer:
         return ts.SpongeWitness(rest, True)
 
     def decode(self, m: Machine) -> tuple[ts.DecodeWitness, Machine]:
+        """TX_DECODE, checked against `decode_transaction` (the chain's rule): a transaction it
+        accepts is refused here only when TX_START would skip it anyway (`ts.skipped_anyway`)."""
         w = ts.DecodeWitness()
         new = ts.tx_decode(m, w, self.g)
-        if new.tx is not None:
-            self.decoded = decode_transaction(self.raw, self.chain.spec)
+        self.decoded = ts.decode_raw(self.raw, self.g)
+        if new.tx is None and self.decoded is not None and not ts.skipped_anyway(self.decoded):
+            raise ts.StepError("TX_DECODE refuses a transaction decode_transaction accepts")
+        self.setup_items = []
+        if new.tx is not None and self.decoded is not None:
             al = self.decoded.access_list
             self.setup_items = [item for a, keys in al for item in [(bytes(a), None)] + [(bytes(a), k) for k in keys]]
         return w, new

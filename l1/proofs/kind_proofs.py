@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 ProofFn = Callable[["BlockTrace", int], "list[Section]"]
 
 # claim steps (ENTRY_SKIP, BLOCK_START), the SYS walk; TX_START, TX_SETUP, TX_CALL, DEPOSIT_START
-# and the LOADs before them; TRIE, TRIE_SPONGE, SEAL; NEXT_MESSAGE, TX_LOAD, DATA_LOAD, DEPOSIT_LOAD
-MODULES = ("block_proofs", "start_proofs", "trie_proofs", "msg_proofs", "load_proofs")
+# and the LOADs before them; TRIE, TRIE_SPONGE, SEAL; NEXT_MESSAGE, TX_LOAD, DATA_LOAD, DEPOSIT_LOAD;
+# TX_DECODE, SIG_HASH
+MODULES = ("block_proofs", "start_proofs", "trie_proofs", "msg_proofs", "load_proofs", "decode_proofs")
 
 
 @cache

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import rlp
 from eth.abc import SignedTransactionAPI
 from eth_hash.auto import keccak
+from eth_keys import keys
 from trie import HexaryTrie
 
 from l1.proofs import sponge
@@ -55,6 +56,7 @@ from l1.proofs.machine import (
     SETUP_COINBASE,
     SETUP_TO,
     SOURCE_PROOF,
+    SOURCE_STORE,
     ST_DECODE,
     ST_DEPOSIT_START,
     ST_SIGHASH,
@@ -79,7 +81,6 @@ GAS_TX = 21_000
 DEPOSIT_TYPE = 0x7E
 DELEGATION_PREFIX = b"\xef\x01\x00"
 EMPTY_BLOOM_HASH = keccak(bytes(256))
-TX_TYPE_FIELDS = {0: (5, None), 1: (6, 7), 2: (7, 8)}  # field index of data, access list per type
 PRECOMPILES = {i.to_bytes(20, "big") for i in range(1, 0x12)}
 
 
@@ -237,14 +238,241 @@ def rlp_item(data: bytes, pos: int) -> tuple[int, int, int]:
     return pos + 1 + n, length, pos + 1 + n + length
 
 
-def rlp_fields(raw: bytes) -> list[tuple[int, int]]:
-    """(offset, length) of each field payload of a transaction's RLP list (after a type byte)."""
-    pos, length, _ = rlp_item(raw, 0 if raw[0] >= 0xC0 else 1)
-    end, out = pos + length, []
-    while pos < end:
-        p, n, pos = rlp_item(raw, pos)
-        out.append((p, n))
-    return out
+# -- TX_DECODE: the stateless rules over the stored raw bytes (2.2, section 17) ----------------
+#
+# `decode_transaction`'s rules split in two: everything a function of the raw bytes and the chain
+# constants is TX_DECODE's (type, canonical RLP, field counts and ranges, chain id, size, the
+# block gas limit, tip <= fee cap, y / v, 1 <= r < n, 1 <= s <= n/2, the access list); the
+# signature (sender recovery over the signing hash) and the intrinsic gas (the calldata counts)
+# are the final SIG_HASH micro-step's. A failure in either is the same no-op. The decoder reads
+# only two ranges of the raw bytes, which is what a one-step proof carries: the head (the first
+# HEAD_CAP bytes: type, list header, the fields before the data and the data's header) and the
+# tail after the data (access list and signature, at most TAIL_CAP bytes); a rule that needs a
+# byte outside them fails, which only happens for transactions decode_transaction refuses too
+# (the fields before the data of a valid transaction take <= 180 bytes, its tail <= 4,166).
+
+HEAD_CAP = 224  # 7 words
+ACCESS_LIST_MAX = 4096  # access-list payload TX_DECODE proves in one step; above: refused by name
+TAIL_CAP = 4192  # access-list header (3) + ACCESS_LIST_MAX + y (1) + r (33) + s (33), rounded up
+SECP256K1N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1N_HALF = SECP256K1N // 2
+UINT64_MAX = 2**64 - 1
+
+
+class Refused(ValueError):
+    """The raw bytes break a stateless rule: the transaction is a no-op."""
+
+
+@dataclass(frozen=True)
+class RawView:
+    """The bytes of a raw transaction a TX_DECODE proof carries: `head` from offset 0, `tail`
+    from `tail_start` (offsets relative to the raw start). Any other byte is unavailable."""
+
+    head: bytes
+    tail_start: int = 0
+    tail: bytes = b""
+
+    def at(self, x: int) -> int:
+        if x < len(self.head):
+            return self.head[x]
+        if self.tail_start <= x < self.tail_start + len(self.tail):
+            return self.tail[x - self.tail_start]
+        raise Refused(f"byte {x} outside the proven ranges")
+
+
+@dataclass(frozen=True)
+class Item:
+    """An RLP item at a raw offset: list or string, payload start and length, end."""
+
+    is_list: bool
+    start: int
+    length: int
+    end: int
+
+
+def rlp_at(v: RawView, pos: int, limit: int) -> Item:
+    """The canonical RLP item at `pos`, which must end by `limit` (the enclosing list's end)."""
+    if pos >= limit:
+        raise Refused("item past its list")
+    b = v.at(pos)
+    if b < 0x80:
+        item = Item(False, pos, 1, pos + 1)
+    elif b < 0xB8 or 0xC0 <= b < 0xF8:
+        length = b - (0x80 if b < 0xC0 else 0xC0)
+        item = Item(b >= 0xC0, pos + 1, length, pos + 1 + length)
+        if b == 0x81 and item.end <= limit and v.at(pos + 1) < 0x80:
+            raise Refused("single byte below 0x80 with a header")
+    else:
+        n = b - (0xB7 if b < 0xC0 else 0xF7)
+        if v.at(pos + 1) == 0:
+            raise Refused("length with a leading zero")
+        length = 0
+        for i in range(n):
+            length = (length << 8) | v.at(pos + 1 + i)
+        if length < 56:
+            raise Refused("long form for a short payload")
+        item = Item(b >= 0xC0, pos + 1 + n, length, pos + 1 + n + length)
+    if item.end > limit:
+        raise Refused("item past its list")
+    return item
+
+
+def _string(v: RawView, pos: int, limit: int) -> Item:
+    item = rlp_at(v, pos, limit)
+    if item.is_list:
+        raise Refused("a list where a string belongs")
+    return item
+
+
+def rlp_uint(v: RawView, pos: int, limit: int, max_len: int = 32) -> tuple[int, int]:
+    """(value, end) of a canonical RLP integer of at most `max_len` bytes (no leading zero)."""
+    item = _string(v, pos, limit)
+    if item.length > max_len:
+        raise Refused("integer too long")
+    value = 0
+    for i in range(item.length):
+        value = (value << 8) | v.at(item.start + i)
+    if item.length and v.at(item.start) == 0:
+        raise Refused("integer with a leading zero")
+    return value, item.end
+
+
+@dataclass(frozen=True)
+class RawHead:
+    """The fields up to the data (offsets relative to the raw start)."""
+
+    type: int
+    end: int  # the list's end (== raw length)
+    first: int  # the first field's offset (after the type byte and the list header)
+    nonce: int
+    max_fee: int
+    tip: int
+    gas: int
+    to: bytes  # b"" for a contract creation
+    value: int
+    data_off: int
+    data_len: int
+
+
+@dataclass(frozen=True)
+class RawFields:
+    """Everything TX_DECODE records: the head, the access-list range and counts, y, r, s."""
+
+    head: RawHead
+    al_off: int = 0
+    al_len: int = 0
+    al_addresses: int = 0
+    al_keys: int = 0
+    sig_off: int = 0
+    y: int = 0
+    r: int = 0
+    s: int = 0
+
+
+def decode_head(v: RawView, raw_len: int, g: Game) -> RawHead:
+    """Type, list header and the fields before the data (the head range)."""
+    if raw_len == 0 or raw_len > g.max_tx_size:
+        raise Refused("size")
+    b0 = v.at(0)
+    if b0 == 4:
+        raise Unsupported("SET_CODE_TX")
+    if b0 < 0x80 and b0 not in (1, 2) or 0x80 <= b0 < 0xC0:
+        raise Refused("type")
+    type_id = b0 if b0 < 0x80 else 0
+    outer = rlp_at(v, 1 if type_id else 0, raw_len)
+    if not outer.is_list or outer.end != raw_len:
+        raise Refused("not one list spanning the transaction")
+    pos, end = outer.start, outer.end
+    if type_id:
+        chain_id, pos = rlp_uint(v, pos, end)
+        if chain_id != g.chain_id:
+            raise Refused("chain id")
+    nonce, pos = rlp_uint(v, pos, end, 8)
+    if nonce >= UINT64_MAX:
+        raise Refused("nonce")
+    tip, pos = rlp_uint(v, pos, end)
+    max_fee = tip
+    if type_id == 2:
+        max_fee, pos = rlp_uint(v, pos, end)
+    gas, pos = rlp_uint(v, pos, end)
+    if gas > g.gas_limit:
+        raise Refused("gas above the block gas limit")
+    to = _string(v, pos, end)
+    if to.length not in (0, 20):
+        raise Refused("to")
+    to_bytes = bytes(v.at(to.start + i) for i in range(to.length))
+    value, pos = rlp_uint(v, to.end, end)
+    data = _string(v, pos, end)
+    return RawHead(type_id, end, outer.start, nonce, max_fee, tip, gas, to_bytes, value, data.start, data.length)
+
+
+def decode_tail(v: RawView, h: RawHead, g: Game) -> RawFields:
+    """The access list (typed), y or v, r, s after the data (the tail range), the list's end."""
+    pos, end = h.data_off + h.data_len, h.end
+    al = Item(True, pos, 0, pos)
+    addresses = keys = 0
+    if h.type:
+        al = rlp_at(v, pos, end)
+        if not al.is_list:
+            raise Refused("access list is not a list")
+        if al.length > ACCESS_LIST_MAX:
+            raise Unsupported("ACCESS_LIST_TOO_LARGE")
+        q = al.start
+        while q < al.end:
+            entry = rlp_at(v, q, al.end)
+            address = _string(v, entry.start, entry.end) if entry.is_list else None
+            if address is None or address.length != 20:
+                raise Refused("access-list entry")
+            slots = rlp_at(v, address.end, entry.end)
+            if not slots.is_list or slots.end != entry.end:
+                raise Refused("access-list entry")
+            k = slots.start
+            while k < slots.end:
+                key = _string(v, k, slots.end)
+                if key.length != 32:
+                    raise Refused("storage key")
+                k, keys = key.end, keys + 1
+            q, addresses = entry.end, addresses + 1
+        sig = al.end
+        y, pos = rlp_uint(v, sig, end)
+        if y > 1:
+            raise Refused("y parity")
+    else:
+        sig = pos
+        v_, pos = rlp_uint(v, sig, end)
+        y = v_ - 35 - 2 * g.chain_id
+        if y not in (0, 1):
+            raise Refused("v (EIP-155 with this chain id)")
+    r, pos = rlp_uint(v, pos, end)
+    s, pos = rlp_uint(v, pos, end)
+    if not (1 <= r < SECP256K1N and 1 <= s <= SECP256K1N_HALF):
+        raise Refused("r or s out of range")
+    if pos != end:
+        raise Refused("field count")
+    if h.tip > h.max_fee:
+        raise Refused("tip above the fee cap")
+    return RawFields(h, al.start, al.length, addresses, keys, sig, y, r, s)
+
+
+def head_range(raw_len: int) -> int:
+    """Bytes of the head range a TX_DECODE proof carries (from the raw start)."""
+    return min(raw_len, HEAD_CAP)
+
+
+def tail_range(h: RawHead) -> tuple[int, int]:
+    """(start, length) of the tail range: the bytes after the data, at most TAIL_CAP of them."""
+    start = h.data_off + h.data_len
+    return start, min(h.end, start + TAIL_CAP) - start
+
+
+def decode_fields(raw: bytes, g: Game) -> RawFields:
+    """TX_DECODE's rules over `raw` (Refused: a no-op; Unsupported: refused by name), reading
+    only the head and tail ranges, as the step contract does."""
+    if not raw or len(raw) > g.max_tx_size:
+        raise Refused("size")
+    h = decode_head(RawView(raw[: head_range(len(raw))]), len(raw), g)
+    start, length = tail_range(h)
+    return decode_tail(RawView(raw[: head_range(len(raw))], start, raw[start : start + length]), h, g)
 
 
 def decode_raw(raw: bytes, g: Game) -> SignedTransactionAPI | None:
@@ -256,76 +484,144 @@ def decode_raw(raw: bytes, g: Game) -> SignedTransactionAPI | None:
         return None
 
 
+def skipped_anyway(decoded: SignedTransactionAPI) -> bool:
+    """A transaction decode_transaction accepts but TX_DECODE refuses: an EIP-2930 one (whose
+    fields py-evm does not range-check) with a nonce >= 2^64 - 1 or a gas price or value >= 2^256.
+    TX_START would skip it for sure (no account reaches that nonce, no balance covers that cost),
+    and a skip ends in the same state as a no-op."""
+    return decoded.nonce >= UINT64_MAX or decoded.max_fee_per_gas >> 256 != 0 or decoded.value >> 256 != 0
+
+
 def _raw(m: Machine) -> bytes:
     assert m.tx is not None and m.acc is not None
     return m.acc.store.read(m.tx.rawOff, m.tx.rawLen)
 
 
+def _noop(m: Machine) -> Machine:
+    """A transaction that breaks a stateless rule: its raw bytes dropped, phase IDLE."""
+    assert m.tx is not None and m.acc is not None
+    return m.replace(phase=IDLE, tx=None, pending=None, acc=replace(m.acc, buf_len=m.tx.rawOff))
+
+
+def rlp_uint_bytes(value: int) -> bytes:
+    """rlp(value) of an integer."""
+    return rlp.encode(value)
+
+
+def list_header(length: int) -> bytes:
+    if length < 56:
+        return bytes([0xC0 + length])
+    n = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0xF7 + len(n)]) + n
+
+
+def signing_layout(tx: TxCtx, src_off: int, chain_id: int) -> tuple[bytes, int, bytes]:
+    """(prefix, body length, suffix) of the signing payload `prefix ++ store[src_off, src_off +
+    body) ++ suffix`: the stored fields before the signature under a new list header (typed: after
+    the type byte; legacy: followed by `rlp(chainId) ++ 0x80 0x80`, EIP-155)."""
+    sig = tx.alOff + tx.alLen if tx.type else tx.dataOff + tx.dataLen
+    body = sig - src_off
+    suffix = b"" if tx.type else rlp_uint_bytes(chain_id) + b"\x80\x80"
+    prefix = (bytes([tx.type]) if tx.type else b"") + list_header(body + len(suffix))
+    return prefix, body, suffix
+
+
 @dataclass(frozen=True)
 class DecodeWitness:
-    """proof: the store ranges of the raw transaction (fixed fields <= 160 B, data and access-list
-    headers, y/r/s <= 67 B); the step decodes them itself."""
+    """proof: the store words of the head range (<= 224 bytes from rawOff) and of the tail range
+    (<= 4,192 bytes after the data) with their siblings; the step decodes them itself."""
 
 
 def tx_decode(m: Machine, w: DecodeWitness, g: Game) -> Machine:
-    """The stateless rules; a refused transaction is a no-op (raw bytes dropped, phase IDLE)."""
-    tx, acc = m.tx, m.acc
-    assert tx is not None and acc is not None and tx.setup == ST_DECODE
-    raw = _raw(m)
-    decoded = decode_raw(raw, g)
-    if decoded is None:
-        return m.replace(phase=IDLE, tx=None, acc=replace(acc, buf_len=tx.rawOff))
-    if not decoded.to:
+    """The stateless rules of the raw bytes (`decode_fields`); a refused transaction is a no-op.
+    Records the fields and offsets in TxCtx and opens the SIG_HASH sponge over the store."""
+    tx = m.tx
+    assert tx is not None and m.acc is not None and tx.setup == ST_DECODE
+    try:
+        f = decode_fields(_raw(m), g)
+    except Refused:
+        return _noop(m)
+    h = f.head
+    if not h.to:
         raise Unsupported("CREATE")
-    type_id = raw[0] if raw[0] < 0x80 else 0
-    if type_id not in TX_TYPE_FIELDS:
-        raise Unsupported("SET_CODE_TX")
-    fields = rlp_fields(raw)
-    data_i, al_i = TX_TYPE_FIELDS[type_id]
-    al = list(decoded.access_list)
-    values: dict[str, Any] = dict(
-        type=type_id, to=bytes(decoded.to), nonce=decoded.nonce, gasLimit=decoded.gas, value=decoded.value,
-        maxFee=decoded.max_fee_per_gas, tip=decoded.max_priority_fee_per_gas,
-        dataOff=tx.rawOff + fields[data_i][0], dataLen=fields[data_i][1],
-        alAddresses=len(al), alKeys=sum(len(keys) for _, keys in al))  # fmt: skip
-    if al_i is not None:
-        values.update(alOff=tx.rawOff + fields[al_i][0], alLen=fields[al_i][1])
-    return m.replace(tx=replace(tx, setup=ST_SIGHASH, **values),
-                     pending=PendingSponge(source=SOURCE_PROOF, srcOff=tx.rawOff, purpose=PURPOSE_SIG_HASH))
+    tx = replace(tx, type=h.type, to=h.to, nonce=h.nonce, gasLimit=h.gas, value=h.value, maxFee=h.max_fee,
+                 tip=h.tip, dataOff=tx.rawOff + h.data_off, dataLen=h.data_len,
+                 alOff=tx.rawOff + f.al_off if h.type else 0, alLen=f.al_len,
+                 alAddresses=f.al_addresses, alKeys=f.al_keys, setup=ST_SIGHASH)  # fmt: skip
+    src = tx.rawOff + h.first
+    prefix, body, suffix = signing_layout(tx, src, g.chain_id)
+    pending = PendingSponge(source=SOURCE_STORE, srcOff=src, remaining=len(prefix) + body + len(suffix),
+                            purpose=PURPOSE_SIG_HASH)
+    return m.replace(tx=tx, pending=pending)
+
+
+# -- SIG_HASH: the signing hash over the store, then sender and intrinsic gas ------------------
 
 
 @dataclass(frozen=True)
-class SigHashWitness(SpongeWitness):
-    """SpongeWitness plus, on the final block, the signature and the recovered sender (ecrecover,
-    3,000 gas on L1) and the calldata byte counts over [dataOff, dataOff + dataLen)."""
+class SigHashWitness:
+    """proof: the store words of the block's body part (and, on the final block, of the
+    signature `[sig, rawOff + rawLen)`) with their siblings; the step builds the block itself."""
 
-    sender: bytes = b""
-    zero_bytes: int = 0
-    nonzero_bytes: int = 0
+
+def _clip(seg_start: int, seg_len: int, a: int, n: int) -> tuple[int, int]:
+    """The part of payload bytes [a, a + n) inside the segment [seg_start, seg_start + seg_len),
+    in segment coordinates (lo == hi: none)."""
+    lo = min(max(a - seg_start, 0), seg_len)
+    hi = min(max(a + n - seg_start, 0), seg_len)
+    return lo, max(hi, lo)
+
+
+def sig_block(tx: TxCtx, p: PendingSponge, store: Buf, chain_id: int) -> tuple[bytes, tuple[int, int]]:
+    """The next block of the signing payload and the store range [lo, hi) its body part reads."""
+    prefix, body, suffix = signing_layout(tx, p.srcOff, chain_id)
+    a, n = p.absorbed, min(BLOCK, p.remaining)
+    plo, phi = _clip(0, len(prefix), a, n)
+    blo, bhi = _clip(len(prefix), body, a, n)
+    slo, shi = _clip(len(prefix) + body, len(suffix), a, n)
+    block = prefix[plo:phi] + store.read(p.srcOff + blo, bhi - blo) + suffix[slo:shi]
+    return block, (p.srcOff + blo, p.srcOff + bhi)
+
+
+def signature_of(tx: TxCtx, store: Buf, chain_id: int) -> tuple[int, int, int]:
+    """(y, r, s) read from the stored signature fields (made canonical by TX_DECODE)."""
+    sig = tx.alOff + tx.alLen if tx.type else tx.dataOff + tx.dataLen
+    end = tx.rawOff + tx.rawLen
+    v = RawView(b"", sig, store.read(sig, end - sig))
+    first, pos = rlp_uint(v, sig, end)
+    r, pos = rlp_uint(v, pos, end)
+    s, _ = rlp_uint(v, pos, end)
+    return (first if tx.type else first - 35 - 2 * chain_id), r, s
+
+
+def ecrecover(digest: bytes, y: int, r: int, s: int) -> bytes | None:
+    """The L1 precompile 0x01 on (digest, 27 + y, r, s): the signer's address, None on failure."""
+    try:
+        return bytes(keys.Signature(vrs=(y, r, s)).recover_public_key_from_msg_hash(digest).to_canonical_address())
+    except Exception:  # eth_keys raises BadSignature / ValidationError for what the precompile refuses
+        return None
 
 
 def sig_hash(m: Machine, w: SigHashWitness, g: Game) -> Machine:
-    """One block of the signing payload (rebuilt from the store's fields: checked against it here);
-    the final block also recovers the sender and counts the calldata bytes."""
-    p, tx = m.pending, m.tx
-    assert isinstance(p, PendingSponge) and tx is not None and p.purpose == PURPOSE_SIG_HASH
-    decoded = decode_raw(_raw(m), g)
-    assert decoded is not None
-    payload = decoded.get_message_for_signing()
-    if w.data != payload[p.absorbed : p.absorbed + len(w.data)] or w.final != (len(payload) - p.absorbed < BLOCK):
-        raise StepError("not the signing payload")
-    p, digest = _absorb(p, w)
-    if digest is None:
-        if w.sender or w.zero_bytes or w.nonzero_bytes:
-            raise StepError("sender and counts come with the final block only")
-        return m.replace(pending=p)
-    data = _raw(m)[tx.dataOff - tx.rawOff : tx.dataOff - tx.rawOff + tx.dataLen]
+    """One block of the signing payload, rebuilt from the store, counting the zero / non-zero
+    calldata bytes it covers; the final block recovers the sender (ecrecover) and checks the
+    intrinsic gas and floor: a failure is TX_DECODE's no-op."""
+    p, tx, acc = m.pending, m.tx, m.acc
+    assert isinstance(p, PendingSponge) and tx is not None and acc is not None and p.purpose == PURPOSE_SIG_HASH
+    block, (lo, hi) = sig_block(tx, p, acc.store, g.chain_id)
+    dlo, dhi = max(lo, tx.dataOff), min(hi, tx.dataOff + tx.dataLen)
+    data = acc.store.read(dlo, dhi - dlo) if dhi > dlo else b""
     zeros = data.count(0)
-    if keccak(payload) != digest or bytes(decoded.sender) != w.sender or (w.zero_bytes, w.nonzero_bytes) != (
-            zeros, len(data) - zeros):
-        raise StepError("sender or calldata counts do not fit the signature and data")
-    tx = replace(tx, sender=w.sender, zeroBytes=w.zero_bytes, nonZeroBytes=w.nonzero_bytes, setup=ST_START)
-    return m.replace(pending=None, tx=tx)
+    tx = replace(tx, zeroBytes=tx.zeroBytes + zeros, nonZeroBytes=tx.nonZeroBytes + len(data) - zeros)
+    if p.remaining >= BLOCK:
+        state = sponge.absorb(p.state, block)
+        return m.replace(tx=tx, pending=replace(p, state=state, absorbed=p.absorbed + BLOCK,
+                                                remaining=p.remaining - BLOCK))
+    _, digest = sponge.absorb_final(p.state, block)
+    sender = ecrecover(digest, *signature_of(tx, acc.store, g.chain_id))
+    if sender is None or tx.gasLimit < max(intrinsic_and_floor(tx)):
+        return _noop(m)
+    return m.replace(pending=None, tx=replace(tx, sender=sender, setup=ST_START))
 
 
 def intrinsic_and_floor(tx: TxCtx) -> tuple[int, int]:

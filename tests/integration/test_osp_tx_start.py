@@ -262,7 +262,7 @@ def _refused_name(data: bytes) -> str:
 def test_router_refuses_the_message_steps_by_name(traces: dict[str, BlockTrace], anvil: Anvil,
                                                   prover: str) -> None:  # fmt: skip
     """With `msgSteps` empty (no ExecMsg in this deployment), the router refuses DEPOSIT_LOAD and
-    TX_LOAD / TX_DECODE / SIG_HASH / DATA_LOAD by name from `MachineState ++ TxCtx`, and a proof
+    TX_LOAD / DATA_LOAD by name from `MachineState ++ TxCtx`, and a proof
     holding only the MachineState by the phase's name (the prover's generic refusal)."""
     w3: Web3 = anvil.w3
     osp = w3.eth.contract(address=prover, abi=load_artifact("OneStepProver")["abi"])
@@ -274,7 +274,7 @@ def test_router_refuses_the_message_steps_by_name(traces: dict[str, BlockTrace],
     for j in range(trace.steps):
         seen.setdefault(trace.step_kind(j), j)
     calls, want = [], []
-    for kind in ("DEPOSIT_LOAD", "TX_LOAD", "TX_DECODE", "SIG_HASH", "DATA_LOAD"):
+    for kind in ("DEPOSIT_LOAD", "TX_LOAD", "DATA_LOAD"):  # TX_DECODE, SIG_HASH: ExecTxDecode (test_osp_tx_decode)
         m = trace.machine(seen[kind])
         proof = machine_state(m).preimage() + (m.tx.preimage() if m.tx is not None else b"")
         calls.append(_call(trace, seen[kind], proof))

@@ -17,9 +17,9 @@ import {WorldState} from "./WorldState.sol";
 ///         tx_setup, tx_call, load_account, load_slot); proofs: l1/proofs/start_proofs.py.
 ///         An IPhaseStep of its own (OneStepProver's 24 KiB / initcode limits), registered as
 ///         `phaseSteps[TX_LOAD]` and `phaseSteps[TX_SETUP]`. In phase TX_LOAD it is the router:
-///         a deposit's DEPOSIT_LOAD (`tx == 0`) and sub-stages 0 TX_LOAD, 1 TX_DECODE, 2 SIG_HASH,
-///         4 DATA_LOAD go unchanged to `msgSteps` (ExecMsg), or revert `Unsupported(<name>)`
-///         when it is not set.
+///         a deposit's DEPOSIT_LOAD (`tx == 0`) and sub-stages 0 TX_LOAD, 4 DATA_LOAD go unchanged
+///         to `msgSteps` (ExecMsg), sub-stages 1 TX_DECODE and 2 SIG_HASH to `decodeSteps`
+///         (ExecTxDecode, section 17), or revert `Unsupported(<name>)` when it is not set.
 ///
 ///         Every proof: MachineState (293) ++ TxCtx (344), then
 ///         - TX_START / DEPOSIT_START / TX_SETUP `to`, coinbase: `u8 load ++`
@@ -89,9 +89,11 @@ contract ExecTxStart is IPhaseStep {
     /// @dev keccak256 of 256 zero bytes: the bloom of a transaction without logs
     bytes32 internal constant EMPTY_BLOOM_HASH = 0xd397b3b043d87fcd6fad1291ff0bfd16401c274896d8c63a923727f077b8e0b5;
 
-    /// @notice The steps of phase TX_LOAD before TX_START (ExecMsg): DEPOSIT_LOAD, TX_LOAD,
-    ///         TX_DECODE, SIG_HASH, DATA_LOAD; zero = refused by name.
+    /// @notice The message steps of phase TX_LOAD (ExecMsg): DEPOSIT_LOAD, TX_LOAD, DATA_LOAD;
+    ///         zero = refused by name.
     IPhaseStep public immutable msgSteps;
+    /// @notice TX_DECODE and SIG_HASH (ExecTxDecode, section 17); zero = refused by name.
+    IPhaseStep public immutable decodeSteps;
     /// @notice Where TX_CALL reads the callee's code record (live, D4).
     CodeOracle public immutable codeOracle;
     /// @notice The fee recipient of every L2 block (warmed by TX_SETUP, EIP-3651).
@@ -115,8 +117,15 @@ contract ExecTxStart is IPhaseStep {
     /// @notice A LOAD_SLOT's account leaf is not the access-list item's.
     error WrongAccount();
 
-    constructor(IPhaseStep msgSteps_, CodeOracle codeOracle_, address coinbase_, uint256 blockGasLimit_) {
+    constructor(
+        IPhaseStep msgSteps_,
+        IPhaseStep decodeSteps_,
+        CodeOracle codeOracle_,
+        address coinbase_,
+        uint256 blockGasLimit_
+    ) {
         msgSteps = msgSteps_;
+        decodeSteps = decodeSteps_;
         codeOracle = codeOracle_;
         coinbase = coinbase_;
         blockGasLimit = blockGasLimit_;
@@ -158,8 +167,10 @@ contract ExecTxStart is IPhaseStep {
                 return setup == ST_START ? _txStart(s, proof) : _depositStart(s, proof);
             }
             if (setup == 0) return _forward(pre, proof, "TX_LOAD");
-            if (setup == 1) return _forward(pre, proof, "TX_DECODE");
-            if (setup == 2) return _forward(pre, proof, "SIG_HASH");
+            if (setup == 1 || setup == 2) {
+                if (address(decodeSteps) == address(0)) revert Unsupported(setup == 1 ? bytes32("TX_DECODE") : bytes32("SIG_HASH"));
+                return decodeSteps.step(pre, proof);
+            }
             if (setup == 4) return _forward(pre, proof, "DATA_LOAD");
             revert Unsupported("TX_LOAD");
         }
