@@ -27,7 +27,7 @@ from l1.anvil import Anvil
 from l1.proofs.block_machine import BlockTrace
 from l1.proofs.commitments import EXEC, TX_END
 from l1.proofs.prover import GameContext, step_calldata
-from l1.proofs.steps import ExecState, Unsupported, step, step_sections
+from l1.proofs.steps import Unsupported, step, step_sections
 from l1.proofs.tracer import Checked, Trace, check, commit_root, trace_transaction
 from l1.proofs.tx_proofs import proof_for
 from l2.chain import L2Chain
@@ -37,11 +37,15 @@ from l2.types import BlockAttributes, L1Origin
 from tests.integration.test_osp_exec import (
     CTX,
     UNSUPPORTED_SELECTOR,
-    _corruptions,
+    _calls,
     _deploy_prover,
     asm,
     call_batch,
+    corruptions_accepted,
+    largest_by,
     p,
+    proof_rows,
+    proven_of,
 )
 from tests.unit.test_block_trace import Harness, Source
 
@@ -242,11 +246,7 @@ def prover(anvil: Anvil) -> str:
 
 
 def _proven(traced: dict[str, list[Checked]]) -> list[Checked]:
-    return [c for cs in traced.values() for c in cs if c.proof is not None]
-
-
-def _calls(items: list[tuple[ExecState, bytes]]) -> list[bytes]:
-    return [step_calldata(CTX, st.hash(), proof) for st, proof in items]
+    return proven_of(traced)
 
 
 @pytest.mark.slow
@@ -259,34 +259,22 @@ def test_every_step_verifies_on_l1(traced: dict[str, list[Checked]], anvil: Anvi
 
 
 def _largest(traced: dict[str, list[Checked]]) -> dict[str, Checked]:
-    out: dict[str, Checked] = {}
-    for c in _proven(traced):
-        k = kind(c)
-        if k.startswith(("CALL", "FRAME_RETURN")) and (k not in out or len(c.proof or b"") > len(out[k].proof or b"")):
-            out[k] = c
-    return out
+    return largest_by(traced, kind, lambda k: k.startswith(("CALL", "FRAME_RETURN")))
 
 
 @pytest.mark.slow
 def test_every_single_field_corruption_is_refused(traced: dict[str, list[Checked]], anvil: Anvil, prover: str) -> None:
-    cases = [(k, c, label, bad) for k, c in _largest(traced).items() for label, bad in _corruptions(c.state)]
-    results = call_batch(anvil.url, prover, _calls([(c.state, bad) for _, c, _, bad in cases]))
-    accepted = [f"{k}: {label}" for (k, c, label, _), (ok, data) in zip(cases, results, strict=True)
-                if ok and data == c.post_hash]  # fmt: skip
+    largest = _largest(traced)
+    accepted, tried = corruptions_accepted(anvil.url, prover, largest)
     assert not accepted, (len(accepted), accepted)
-    assert len(cases) > 1_000
+    assert tried > 1_000
 
 
 @pytest.mark.slow
 def test_proof_size_and_gas(traced: dict[str, list[Checked]], anvil: Anvil, prover: str) -> None:
     """Figures for docs/fraud-proofs.md 12: per CALL / FRAME_RETURN kind, the largest proof and its
     gas (eth_estimateGas of a transaction calling `step`)."""
-    rows = []
-    for k, c in sorted(_largest(traced).items()):
-        data = step_calldata(CTX, c.state.hash(), c.proof or b"")
-        rows.append((k, len(c.proof or b""), anvil.w3.eth.estimate_gas({"to": prover, "data": "0x" + data.hex()})))
-    print("CALL / FRAME_RETURN proofs:", rows)
-    assert all(size <= 10_240 and gas <= 2_000_000 for _, size, gas in rows)
+    print("CALL / FRAME_RETURN proofs:", proof_rows(anvil, prover, _largest(traced)))
 
 
 # -- the level-2 trace of a whole block of such transactions (block_machine.BlockTrace) ----------

@@ -10,7 +10,7 @@ kind must be refused, and every unsupported step must revert `Unsupported(name)`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -271,6 +271,46 @@ def call_batch(url: str, to: str, calls: list[bytes], chunk: int = 250) -> list[
 
 def _calls(items: list[tuple[ExecState, bytes]]) -> list[bytes]:
     return [step_calldata(CTX, st.hash(), proof) for st, proof in items]
+
+
+# -- shared by the opcode test files (test_osp_call, test_osp_call_kinds, test_osp_env_reads) ----
+
+
+def proven_of(traced: dict[str, list[Checked]]) -> list[Checked]:
+    """Every step of the traced transactions that has a proof (not refused by name)."""
+    return [c for cs in traced.values() for c in cs if c.proof is not None]
+
+
+def largest_by(traced: dict[str, list[Checked]], kind: Callable[[Checked], str],
+               keep: Callable[[str], bool]) -> dict[str, Checked]:
+    """The largest proof of each kind `keep` accepts: the one whose corruptions are tried."""
+    out: dict[str, Checked] = {}
+    for c in proven_of(traced):
+        k = kind(c)
+        if keep(k) and (k not in out or len(c.proof or b"") > len(out[k].proof or b"")):
+            out[k] = c
+    return out
+
+
+def corruptions_accepted(url: str, prover: str, largest: dict[str, Checked]) -> tuple[list[str], int]:
+    """Every single-field corruption of each proof, stepped on L1: the ones L1 accepts with the
+    honest post-state (must be none), and how many were tried."""
+    cases = [(k, c, label, bad) for k, c in largest.items() for label, bad in _corruptions(c.state)]
+    results = call_batch(url, prover, _calls([(c.state, bad) for _, c, _, bad in cases]))
+    accepted = [f"{k}: {label}" for (k, c, label, _), (ok, data) in zip(cases, results, strict=True)
+                if ok and data == c.post_hash]  # fmt: skip
+    return accepted, len(cases)
+
+
+def proof_rows(anvil: Anvil, prover: str, largest: dict[str, Checked]) -> list[tuple[str, int, int]]:
+    """(kind, proof bytes, gas of a transaction calling `step`) per kind, for the docs' figures;
+    every one within the bounds of docs/fraud-proofs.md 5."""
+    rows = []
+    for k, c in sorted(largest.items()):
+        data = step_calldata(CTX, c.state.hash(), c.proof or b"")
+        rows.append((k, len(c.proof or b""), anvil.w3.eth.estimate_gas({"to": prover, "data": "0x" + data.hex()})))
+    assert all(size <= 10_240 and gas <= 2_000_000 for _, size, gas in rows), rows
+    return rows
 
 
 def test_python_agrees_with_pyevm_and_covers_the_slice(traced: list[Checked]) -> None:
