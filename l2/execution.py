@@ -239,6 +239,9 @@ class BlockBuilder:
         self.receipts: list[ReceiptAPI] = []
         self.gas_used = 0
         self.bloom = 0
+        # Accounts whose nonce, balance, code or storage root the block changed (for the pool's
+        # re-read after the commit); None if py-evm's journal could not be read: assume all.
+        self.touched: set[bytes] | None = set()
         self._sealed = False
         self._block_start()
 
@@ -288,11 +291,31 @@ class BlockBuilder:
         self.receipts.append(receipt)
         return receipt
 
+    def settle(self) -> None:
+        """Fold the changes so far into the state trie now, as `seal` would (py-evm does it per
+        receipt before Byzantium): the root is the same, and sealing has only the rest left."""
+        if self._sealed:
+            raise RuntimeError("block already sealed")
+        self._note_touched()
+        self.state.make_state_root()
+
+    def _note_touched(self) -> None:
+        """Add the accounts changed since the last fold to `touched`, from py-evm's account journal."""
+        if self.touched is None:
+            return
+        try:
+            diff = self.state._account_db._journaltrie.diff()  # type: ignore[attr-defined]
+            self.touched.update(diff.pending_keys())
+            self.touched.update(diff.deleted_keys())
+        except AttributeError:  # another py-evm layout: the pool re-reads every sender
+            self.touched = None
+
     def seal(self) -> SealedBlock:
         """Fold the state into the trie and build the final header; writes stay pending."""
         if self._sealed:
             raise RuntimeError("block already sealed")
         self._sealed = True
+        self._note_touched()
         self.state.persist()
         tx_root, tx_nodes = ordered_trie_root([tx.encode() for tx in self.transactions])
         receipt_root, receipt_nodes = ordered_trie_root([r.encode() for r in self.receipts])

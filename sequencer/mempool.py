@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from eth.abc import SignedTransactionAPI, StateAPI
@@ -102,8 +102,7 @@ class Mempool:
         self._accounts: dict[bytes, _Account] = {}
         self._by_hash: dict[bytes, PoolTx] = {}
         self._arrivals = itertools.count()
-        self.total_gas = 0  # gas of every pooled transaction: a cheap upper bound of the pending gas
-        self.total_bytes = 0  # encoded size of every pooled transaction: the same for pending bytes
+        self._touched: set[bytes] = set()  # senders with a transaction added since `take_touched`
         self.lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -154,12 +153,9 @@ class Mempool:
             entry = PoolTx(tx, tx_hash, sender, tx.nonce, next(self._arrivals), len(tx.encode()))
             if old is not None:
                 del self._by_hash[old.hash]
-                self.total_gas -= old.tx.gas
-                self.total_bytes -= old.size
             account.txs[tx.nonce] = entry
             self._by_hash[tx_hash] = entry
-            self.total_gas += tx.gas
-            self.total_bytes += entry.size
+            self._touched.add(sender)
             return entry
 
     def _account(self, sender: bytes) -> _Account:
@@ -207,36 +203,36 @@ class Mempool:
             pending = sum(a.pending_count() for a in self._accounts.values())
             return pending, len(self._by_hash) - pending
 
-    def fills_block(self, gas_limit: int, max_bytes: int) -> bool:
-        """Whether the pending transactions hold a full block: `gas_limit` of gas or `max_bytes`.
-
-        Free while the whole pool (pending and queued) holds less than either; otherwise one
-        pass over the pending runs, stopping as soon as either total is reached.
-        """
-        if self.total_gas < gas_limit and self.total_bytes < max_bytes:
-            return False
+    def take_touched(self) -> set[bytes]:
+        """The senders that got a transaction since the last call (the producer's next fill looks only at them)."""
         with self.lock:
-            gas = size = 0
-            for account in self._accounts.values():
-                n = account.nonce
-                txs = account.txs
-                while n in txs:
-                    entry = txs[n]
-                    gas += entry.tx.gas
-                    size += entry.size
-                    if gas >= gas_limit or size >= max_bytes:
-                        return True
-                    n += 1
-            return False
+            touched, self._touched = self._touched, set()
+            return touched
 
-    def select(self, base_fee: int) -> list[PoolTx]:
+    def select(
+        self,
+        base_fee: int,
+        after: Mapping[bytes, int] | None = None,
+        senders: Iterable[bytes] | None = None,
+    ) -> list[PoolTx]:
         """Executable transactions in block order: best effective tip first, then arrival,
-        each sender's in nonce order. Transactions whose fee cap is below `base_fee` are held."""
+        each sender's in nonce order. Transactions whose fee cap is below `base_fee` are held.
+
+        For a block being filled in steps: `after` gives, per sender, the nonce after its
+        transactions already in the block (its run starts there), and `senders` limits the
+        pass to the senders that may have something new (`take_touched`): a fill costs what
+        arrived, not the whole pool.
+        """
+        after = after or {}
         with self.lock:
             runs: list[list[PoolTx]] = []
-            for account in self._accounts.values():
+            accounts = self._accounts
+            for sender in accounts if senders is None else senders:
+                account = accounts.get(sender)
+                if account is None:
+                    continue
                 run = []
-                n = account.nonce
+                n = max(account.nonce, after.get(sender, 0))
                 while n in account.txs:
                     run.append(account.txs[n])
                     n += 1
@@ -260,29 +256,38 @@ class Mempool:
 
     # -- after a block ------------------------------------------------------------
 
-    def on_new_head(self, base_fee: int, dropped: Iterable[bytes] = ()) -> list[PoolTx]:
-        """Re-read every sender at the new head; remove mined, stale and unaffordable transactions.
+    def on_new_head(
+        self,
+        base_fee: int,
+        dropped: Iterable[bytes] = (),
+        mined: Iterable[bytes] = (),
+        touched: Collection[bytes] | None = None,
+    ) -> list[PoolTx]:
+        """Move to a new head: remove mined, stale and unaffordable transactions.
 
-        `dropped` are hashes the producer found invalid at inclusion. Returns removed entries
-        that were not mined (for the caller's metrics).
+        `dropped` are hashes the producer found invalid at inclusion, `mined` the new block's.
+        Only the senders in `touched` (the accounts the block changed) are read again at the
+        new head: no other account's nonce or balance moved. None (after a rewind): all of
+        them. Returns removed entries that were not mined (for the caller's metrics).
         """
         removed: list[PoolTx] = []
         with self.lock:
             self.base_fee = base_fee
-            for tx_hash in dropped:
+            for tx_hash in itertools.chain(dropped, mined):
                 entry = self._by_hash.get(tx_hash)
                 if entry is not None:
                     self._remove(entry)
             for sender in list(self._accounts):
                 account = self._accounts[sender]
-                account.nonce, account.balance = self._read_account(sender)
-                for nonce in [n for n in account.txs if n < account.nonce]:
-                    self._remove(account.txs[nonce])
-                for nonce in sorted(account.txs):
-                    entry = account.txs[nonce]
-                    if max_cost(entry.tx) > account.balance:
-                        removed.append(entry)
-                        self._remove(entry)
+                if account.txs and (touched is None or sender in touched):
+                    account.nonce, account.balance = self._read_account(sender)
+                    for nonce in [n for n in account.txs if n < account.nonce]:
+                        self._remove(account.txs[nonce])
+                    for nonce in sorted(account.txs):
+                        entry = account.txs[nonce]
+                        if max_cost(entry.tx) > account.balance:
+                            removed.append(entry)
+                            self._remove(entry)
                 if not account.txs:
                     del self._accounts[sender]
         return removed
@@ -291,9 +296,7 @@ class Mempool:
         account = self._accounts.get(entry.sender)
         if account is not None and account.txs.get(entry.nonce) is entry:
             del account.txs[entry.nonce]
-        if self._by_hash.pop(entry.hash, None) is not None:
-            self.total_gas -= entry.tx.gas
-            self.total_bytes -= entry.size
+        self._by_hash.pop(entry.hash, None)
 
 
 def _bumped(old: SignedTransactionAPI, new: SignedTransactionAPI) -> bool:

@@ -1,7 +1,11 @@
-"""Block production: every block time (or as soon as the pool fills a block) seal a block via `l2`.
+"""Block production: a block is opened at each tick, filled as transactions arrive and sealed
+at the next tick (or as soon as it is full), through `l2`.
 
-`build_block` is synchronous and runs in a one-thread executor, so the event loop keeps
-answering JSON-RPC while a block executes; there is only ever one builder (one writer).
+The builder's steps (`open_block`, `fill`, `seal_block`) are synchronous and run in a
+one-thread executor, so the event loop keeps answering JSON-RPC while a block executes;
+there is only ever one builder (one writer). Between ticks the open block takes what
+arrived at most once per fill interval, so the work left at the tick is small: a last
+fill, the state root and the commit.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from eth.abc import BlockHeaderAPI
 
@@ -20,10 +24,11 @@ from l2.chain import L2Chain
 from l2.codec import MAX_DECOMPRESSED_BYTES
 from l2.deposits import deposit_transaction
 from l2.errors import InvalidTransaction
+from l2.execution import BlockBuilder
 from l2.predeploys import L1_INFO_ADDRESS, L1_INFO_BASE_FEE_SLOT, L1_INFO_HASH_SLOT
 from l2.types import BlockAttributes, Head, L1Origin, SealedBlock
 from sequencer.l1_follower import L1Snapshot
-from sequencer.mempool import Mempool
+from sequencer.mempool import Mempool, PoolTx
 from sequencer.metrics import SequencerMetrics
 from sequencer.rebuild import (
     REQUEUE_KEY,
@@ -47,6 +52,8 @@ HOLD_RULES = frozenset({"fee_cap", "gas_limit", "nonce_too_high"})
 MAX_BLOCK_TX_BYTES = MAX_DECOMPRESSED_BYTES - 4096
 MAX_DEPOSITS_PER_BLOCK = 64  # keeps a burst of deposits from stretching one block's build time
 NEXT_DELAYED_KEY = b"sequencer:next_delayed"
+MAX_FILL_INTERVAL = 0.05  # seconds between fills of the open block (at most a tenth of the block time)
+T = TypeVar("T")
 
 
 class L1Source(Protocol):
@@ -75,8 +82,29 @@ class StandaloneL1:
 class BuildResult:
     sealed: SealedBlock
     dropped: list[tuple[bytes, str]]  # (tx hash, rule)
-    seconds: float
+    seconds: float  # builder time spent on the block: opening, every fill, sealing and committing
     full: bool = False  # gas or bytes ran out with transactions left over: build the next at once
+
+
+@dataclass(eq=False)
+class OpenBlock:
+    """The block being built: opened at a tick, filled as transactions arrive, sealed at the next tick.
+
+    Executing transactions as they arrive, as geth's miner builds its payload through the slot,
+    leaves only a last small fill, the state root and the commit between the tick and the
+    receipt: confirmation latency no longer includes executing the whole block.
+    """
+
+    builder: BlockBuilder
+    snapshot: L1Snapshot
+    origin: L1Origin
+    next_delayed: int
+    bytes_left: int  # of the byte cap (MAX_BLOCK_TX_BYTES)
+    seconds: float = 0.0
+    dropped: list[tuple[bytes, str]] = field(default_factory=list)
+    blocked: set[bytes] = field(default_factory=set)  # senders whose next nonce cannot go in this block
+    taken: dict[bytes, int] = field(default_factory=dict)  # sender -> the nonce after its last one in the block
+    full: bool = False
 
 
 class BlockProducer:
@@ -95,6 +123,7 @@ class BlockProducer:
         self.mempool = mempool
         self.metrics = metrics
         self.block_time = block_time
+        self.fill_interval = min(MAX_FILL_INTERVAL, block_time / 10)
         self.l1 = l1 or StandaloneL1()
         stored = chain.store.get_meta(NEXT_DELAYED_KEY)
         self.l1.next_delayed = int.from_bytes(stored, "big") if stored else 0
@@ -107,6 +136,7 @@ class BlockProducer:
         # stored under REQUEUE_KEY); None when the stored list is empty: block commits skip it.
         self._requeued: dict[bytes, bytes] | None = None
         self._restore_requeued()
+        self._open: OpenBlock | None = None  # touched by the builder thread only
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-builder")
         self._wake = asyncio.Event()
         self._new_block = asyncio.Event()
@@ -115,7 +145,13 @@ class BlockProducer:
     # -- synchronous core (worker thread) --------------------------------------------
 
     def build_block(self) -> BuildResult:
-        """Build, seal and commit one block from the pool's executable transactions."""
+        """Build, seal and commit one block from the pool's executable transactions at once."""
+        if self._open is None:
+            self.open_block()
+        return self.seal_block()
+
+    def open_block(self) -> None:
+        """Open the next block on the head (first adopting a divergent inbox entry) and fill it from the pool."""
         start = time.perf_counter()
         snapshot = self.l1.snapshot()
         if snapshot.divergent is not None and snapshot.divergent.index >= self._rebuilt_entries:
@@ -137,56 +173,101 @@ class BlockProducer:
                 break
             builder.add(deposit_transaction(queued.deposit))
             next_delayed += 1
-        dropped: list[tuple[bytes, str]] = []
-        blocked: set[bytes] = set()  # senders whose next nonce could not go in this block
-        bytes_left = MAX_BLOCK_TX_BYTES
-        full = False
-        for entry in self.mempool.select(builder.base_fee):
+        block = self._open = OpenBlock(builder, snapshot, origin, next_delayed, MAX_BLOCK_TX_BYTES)
+        with self.mempool.lock:  # every sender once; later fills look only at the senders that got more
+            self.mempool.take_touched()
+            entries = self.mempool.select(builder.base_fee)
+        self._add(block, entries)
+        block.seconds += time.perf_counter() - start
+
+    def fill(self) -> bool:
+        """Execute what arrived since the last fill into the open block; True once the block is full."""
+        block = self._open
+        if block is None:
+            return False
+        if block.full:
+            return True
+        start = time.perf_counter()
+        touched = self.mempool.take_touched()
+        if touched:
+            self._add(block, self.mempool.select(block.builder.base_fee, block.taken, touched - block.blocked))
+        block.seconds += time.perf_counter() - start
+        return block.full
+
+    def _add(self, block: OpenBlock, entries: list[PoolTx]) -> None:
+        """Execute `entries` in order into the block, then fold their state changes into the trie."""
+        before = len(block.builder.transactions)
+        self._take(block, entries)
+        if len(block.builder.transactions) > before:
+            # Folding per fill costs about what one fold at the seal would (the fill interval
+            # bounds the folds), and leaves the tick only the last fill's trie work.
+            block.builder.settle()
+
+    def _take(self, block: OpenBlock, entries: list[PoolTx]) -> None:
+        builder = block.builder
+        for entry in entries:
+            if self.paused:  # arrived after a pause: the block is about to be discarded
+                return
             if builder.gas_left < MIN_GAS:
-                full = True
-                break
-            if entry.sender in blocked:
+                block.full = True
+                return
+            if entry.sender in block.blocked or block.taken.get(entry.sender, entry.nonce) != entry.nonce:
                 continue
             if entry.tx.gas > builder.gas_left:
-                blocked.add(entry.sender)
+                block.blocked.add(entry.sender)
                 continue
-            size = len(entry.tx.encode())
-            if size > bytes_left:
-                full = True
-                blocked.add(entry.sender)
-                if size > MAX_BLOCK_TX_BYTES:
-                    dropped.append((entry.hash, "oversize"))
-                    log.info("dropped tx 0x%s: %d bytes can never fit one batch", entry.hash.hex(), size)
+            if entry.size > block.bytes_left:
+                block.full = True
+                block.blocked.add(entry.sender)
+                if entry.size > MAX_BLOCK_TX_BYTES:
+                    block.dropped.append((entry.hash, "oversize"))
+                    log.info("dropped tx 0x%s: %d bytes can never fit one batch", entry.hash.hex(), entry.size)
                 continue
             try:
                 builder.add(entry.tx)
-                bytes_left -= size
+                block.bytes_left -= entry.size
+                block.taken[entry.sender] = entry.nonce + 1
             except InvalidTransaction as exc:
-                blocked.add(entry.sender)
+                block.blocked.add(entry.sender)
                 if exc.rule not in HOLD_RULES:
-                    dropped.append((entry.hash, exc.rule))
+                    block.dropped.append((entry.hash, exc.rule))
                     log.info("dropped tx 0x%s at inclusion: %s", entry.hash.hex(), exc)
+
+    def discard_block(self) -> None:
+        """Forget the open block (paused, or a failed fill): nothing of it was written, its transactions stay pooled."""
+        self._open = None
+
+    def seal_block(self) -> BuildResult:
+        """A last fill, then seal and commit the open block; the pool moves to the new head."""
+        block = self._open
+        if block is None:
+            raise RuntimeError("no open block to seal")
+        self.fill()
+        start = time.perf_counter()
+        self._open = None
+        builder, snapshot, dropped = block.builder, block.snapshot, block.dropped
         sealed = builder.seal()
         next_base_fee = self.chain.spec.next_base_fee(sealed.header.base_fee_per_gas, sealed.header.gas_used)
         # Commit and pool update under the pool's lock: no submission is checked against the
         # old head's nonces once the new head is visible.
         with self.mempool.lock:
-            meta = {NEXT_DELAYED_KEY: next_delayed.to_bytes(8, "big"), **snapshot.meta}
+            meta = {NEXT_DELAYED_KEY: block.next_delayed.to_bytes(8, "big"), **snapshot.meta}
             requeued = self._requeued
             if requeued is not None:  # a rebuild's acknowledged transactions, until all are in blocks
                 requeued = self._requeued_left(sealed, dropped)
                 meta[REQUEUE_KEY] = encode_requeued(requeued.values())
             self.chain.commit(builder, sealed, meta)
             self._requeued = requeued or None
-            removed = self.mempool.on_new_head(next_base_fee, (h for h, _ in dropped))
-        self.l1.next_delayed = next_delayed
-        self._origin_number = origin.number
+            mined = (tx.hash for tx in sealed.block.transactions)
+            removed = self.mempool.on_new_head(next_base_fee, (h for h, _ in dropped), mined, builder.touched)
+        self.l1.next_delayed = block.next_delayed
+        self._origin_number = block.origin.number
         self._move_heads(snapshot, sealed.number)
         for _, rule in dropped:
             self.metrics.drop(rule)
         for _ in removed:
             self.metrics.drop("insufficient_funds")
-        return BuildResult(sealed, dropped, time.perf_counter() - start, full)
+        return BuildResult(sealed, dropped, block.seconds + time.perf_counter() - start, block.full)
 
     def _rebuild(self, divergent: Divergent) -> None:
         """An inbox entry on L1 (a forced inclusion) derives to other blocks than ours: adopt them.
@@ -300,16 +381,8 @@ class BlockProducer:
         self._executor.shutdown(wait=True)
 
     def poke(self) -> None:
-        """Called after a submission: seal early when the pool holds a full block (gas or bytes).
-
-        The exact pending totals cost a pass over the pool, so they are only computed once the
-        cheap upper bounds (all pooled gas and bytes) reach a block, and not again until the block
-        is built. Bytes count too: the byte cap fills a block of transfers long before the gas.
-        """
-        if self._wake.is_set():
-            return
-        if self.mempool.fills_block(self.chain.spec.gas_limit, MAX_BLOCK_TX_BYTES):
-            self._wake.set()
+        """Called after a submission: the open block takes it at its next fill."""
+        self._wake.set()
 
     async def wait_new_block(self, timeout: float) -> None:
         """Return when a block is sealed or `timeout` passes (for streaming consumers)."""
@@ -322,31 +395,60 @@ class BlockProducer:
     async def build_now(self) -> BuildResult:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.build_block)
 
+    async def _in_builder(self, fn: Callable[[], T]) -> T | None:
+        """Run `fn` on the builder thread; a failure is logged, the open block dropped, the node keeps serving."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the block is retried at the next tick; its transactions are still pooled
+            log.exception("block production failed")
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.discard_block)
+            return None
+
+    async def _fill_until(self, deadline: float) -> None:
+        """Fill the open block as transactions arrive, at most once per fill interval, until the tick."""
+        loop = asyncio.get_running_loop()
+        while self._open is not None and not self._open.full and not self.paused:
+            try:
+                await asyncio.wait_for(self._wake.wait(), deadline - loop.time())
+            except TimeoutError:
+                return
+            self._wake.clear()
+            if self.paused:
+                return
+            if await self._in_builder(self.fill) is not False:
+                return  # full (seal now) or failed (dropped)
+            pause = min(self.fill_interval, deadline - loop.time())
+            if pause <= 0:
+                return
+            await asyncio.sleep(pause)  # arrivals meanwhile go in together at the next fill
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time() + self.block_time
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), max(0.0, next_at - loop.time()))
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            next_at = max(next_at + self.block_time, loop.time())
+            if self._open is None and not self.paused:
+                await self._in_builder(self.open_block)
+            await self._fill_until(next_at)
+            full = self._open is not None and self._open.full and not self.paused
+            if not full and (delay := next_at - loop.time()) > 0:
+                await asyncio.sleep(delay)  # paused, or the block could not be opened: wait for the tick
+            if loop.time() >= next_at:  # a full block seals early and keeps the tick
+                next_at = max(next_at + self.block_time, loop.time())
             if self.paused:
+                if self._open is not None:
+                    await self._in_builder(self.discard_block)
                 await self._follow_l1_paused()
                 continue
-            try:
-                result = await self.build_now()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed block is retried at the next tick; the node keeps serving
-                log.exception("block production failed")
+            if self._open is None:
+                continue
+            result = await self._in_builder(self.seal_block)
+            if result is None:
                 continue
             self._record(result)
             event, self._new_block = self._new_block, asyncio.Event()
             event.set()
-            if result.full:  # a backlog: do not let it wait for the next tick
-                self._wake.set()
 
     def _record(self, result: BuildResult) -> None:
         header = result.sealed.header

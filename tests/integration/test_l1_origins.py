@@ -264,6 +264,8 @@ def test_batcher_records_its_origins_and_the_sequencer_rebuilds_where_one_could_
             follower = seq.sequencer.follower
             assert follower is not None
             _wait_for(lambda: follower.snapshot().origin.number > origin_a + 256, "the sequencer on origin B")
+            # A block takes its origin when it opens: wait for one opened on B, then send into it.
+            _wait_for(lambda: chain.l1_origin_number(chain.head(Head.UNSAFE)) > origin_a + 256, "a block on B")
             late = _transfer(l2, 2)
             origin_b = chain.l1_origin_number(chain.header_by_number(late["blockNumber"]))
             assert origin_b > origin_a + 256

@@ -180,27 +180,45 @@ def test_dropped_hashes_leave_the_pool(accounts):
     assert p.get(t.hash) is None and len(p) == 0
 
 
-def test_fills_block_counts_pending_gas_or_bytes_never_queued(accounts):
+def test_select_after_starts_each_run_past_what_the_block_holds(accounts):
     p = pool(accounts)
     for nonce in range(3):
         p.add(tx(0, nonce))
-    queued = p.add(tx(1, 1))  # behind a gap: counts toward neither pending total
-    pending_bytes = sum(e.size for e in p.select(BASE_FEE))
-    assert p.total_gas == 4 * 21_000 and p.total_bytes == pending_bytes + queued.size
-    assert p.fills_block(gas_limit=3 * 21_000, max_bytes=10**6)  # pending gas reaches the limit
-    assert p.fills_block(gas_limit=10**9, max_bytes=pending_bytes)  # pending bytes reach the cap
-    assert not p.fills_block(gas_limit=3 * 21_000 + 1, max_bytes=10**6)  # only with the queued one
-    assert not p.fills_block(gas_limit=10**9, max_bytes=pending_bytes + 1)
-    p.add(tx(1, 0))  # fills the gap: now 5 pending
-    assert p.fills_block(gas_limit=5 * 21_000, max_bytes=10**6)
+    p.add(tx(1, 0))
+    everything = p.select(BASE_FEE)
+    rest = p.select(BASE_FEE, after={ADDRS[0]: 2})  # sender 0's nonces 0 and 1 are in the block
+    assert [(e.sender, e.nonce) for e in rest] == [(ADDRS[0], 2), (ADDRS[1], 0)]  # same tip: arrival order
+    assert {e.hash for e in rest} < {e.hash for e in everything}
+    assert p.select(BASE_FEE, after={ADDRS[0]: 3, ADDRS[1]: 1}) == []
+    assert p.select(BASE_FEE, after={ADDRS[0]: 0}) == everything  # below the account nonce: no effect
 
 
-def test_total_bytes_follows_replacement_and_removal(accounts):
+def test_take_touched_names_senders_with_new_transactions_once(accounts):
     p = pool(accounts)
-    first = p.add(tx(0, 0))
-    assert first.size == len(first.tx.encode()) and p.total_bytes == first.size
-    bigger = p.add(tx(0, 0, tip=2 * 10**6, cap=3 * 10**9, value=10**15))  # replacement, other size
-    assert p.total_bytes == bigger.size and p.total_gas == 21_000
-    accounts.nonce[ADDRS[0]] = 1  # mined
-    p.on_new_head(BASE_FEE)
-    assert len(p) == 0 and p.total_bytes == 0 and p.total_gas == 0
+    p.add(tx(0, 0))
+    p.add(tx(1, 1))  # queued behind a gap: still a sender to look at
+    assert p.take_touched() == {ADDRS[0], ADDRS[1]}
+    assert p.take_touched() == set()
+    p.add(tx(0, 1))
+    touched = p.take_touched()
+    assert touched == {ADDRS[0]}
+    assert [e.nonce for e in p.select(BASE_FEE, after={ADDRS[0]: 1}, senders=touched)] == [1]
+    assert p.select(BASE_FEE, senders=set()) == []
+
+
+def test_on_new_head_reads_again_only_the_accounts_the_block_touched(accounts):
+    p = pool(accounts)
+    mined, kept = p.add(tx(0, 0)), p.add(tx(0, 1))
+    other = p.add(tx(1, 0))
+    gone = p.add(tx(2, 0))  # its sender's only transaction is in the block
+    reads: list[bytes] = []
+    p._read_account = lambda sender: (reads.append(sender), accounts(sender))[1]
+    accounts.nonce[ADDRS[0]] = 1
+    accounts.nonce[ADDRS[2]] = 1
+    accounts.balance[ADDRS[1]] = 0  # would be unaffordable, but the block did not touch it: not read
+    removed = p.on_new_head(BASE_FEE, mined=[mined.hash, gone.hash], touched={ADDRS[0], ADDRS[2]})
+    assert removed == [] and reads == [ADDRS[0]]  # sender 2 has nothing left: no read either
+    assert p.get(kept.hash) is kept and p.get(other.hash) is other and p.get(gone.hash) is None
+    assert p.counts() == (2, 0) and p.next_nonce(ADDRS[0]) == 2
+    removed = p.on_new_head(BASE_FEE)  # touched unknown (a rewind): every sender is read
+    assert removed == [other] and set(reads[1:]) == {ADDRS[0], ADDRS[1]}
