@@ -200,6 +200,8 @@ class RpcSettings:
     gas_cap: int = 50_000_000  # gas limit of eth_call / eth_estimateGas
     suggested_tip_wei: int = 1_000_000  # eth_maxPriorityFeePerGas
     reader_threads: int = 4
+    filter_timeout_seconds: float = 300.0  # a filter not polled this long is dropped (geth's deadline)
+    max_filters: int = 10_000  # live filters of all clients (l2.filters)
 
 
 _UNPREPARED = object()
@@ -221,6 +223,7 @@ class JsonRpc:
         settings: RpcSettings = RpcSettings(),
         pending: PendingView | None = None,
         observe: Observer | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.chain = chain
         self.spec = chain.spec
@@ -271,6 +274,11 @@ class JsonRpc:
         self.staged: dict[str, Staged] = {}
         # Every method name this node answers, plus the write methods: the bounded metric labels.
         self.methods = frozenset({*self.inline, *self.threaded, *WRITE_METHODS})
+        from l2.filters import FilterRegistry  # here: l2.filters builds on this module
+
+        self.filters = FilterRegistry(self, settings.filter_timeout_seconds, settings.max_filters, clock)
+        for name, method, threaded in self.filters.methods():
+            self.register(name, method, threaded)
 
     def register(self, name: str, method: Method | Staged, threaded: bool = False) -> None:
         """Add or replace a method: inline on the loop, in the reader pool, or staged."""

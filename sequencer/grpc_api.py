@@ -31,7 +31,10 @@ STREAM_POLL_SECONDS = 1.0
 class SequencerServicer(pb_grpc.SequencerServicer):
     def __init__(self, service: Sequencer) -> None:
         self.service = service
-        self.submission = Submission(service.mempool, service.producer, service.metrics, service.recovery)
+        self.submission = Submission(
+            service.mempool, service.producer, service.metrics, service.recovery,
+            service.rpc.filters.transaction_arrived,
+        )
 
     @property
     def chain(self):  # noqa: ANN201

@@ -3,11 +3,13 @@
 It plugs in `eth_sendRawTransaction` (decoded and sender-recovered in worker processes for
 a whole request at once, then admitted to the pool in request order; gRPC's
 SubmitTransaction takes the same `Submission` path), the pool's view of pending nonces and
-transactions, and `paused` in `rollup_getHeads`.
+transactions, `paused` in `rollup_getHeads`, and each admitted transaction to the pending-
+transaction filters (`l2.filters`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from eth.abc import SignedTransactionAPI
@@ -42,7 +44,7 @@ def sequencer_rpc(
         suggested_tip_wei=config.suggested_tip_wei,
     )
     rpc = JsonRpc(chain, settings, pending=mempool, observe=_RequestMetrics(metrics))
-    submission = Submission(mempool, producer, metrics, recovery)
+    submission = Submission(mempool, producer, metrics, recovery, rpc.filters.transaction_arrived)
     rpc.register("eth_sendRawTransaction", Staged(submission.prepare, submission.apply))
 
     def heads(params: list[Any]) -> dict[str, Any]:
@@ -62,12 +64,14 @@ class Submission:
     """
 
     def __init__(
-        self, mempool: Mempool, producer: BlockProducer, metrics: SequencerMetrics, recovery: SenderRecovery
+        self, mempool: Mempool, producer: BlockProducer, metrics: SequencerMetrics, recovery: SenderRecovery,
+        admitted: Callable[[SignedTransactionAPI], None] | None = None,
     ) -> None:
         self.mempool = mempool
         self.producer = producer
         self.metrics = metrics
         self.recovery = recovery
+        self.admitted = admitted  # told of each pooled transaction (pending-transaction filters)
 
     async def prepare(self, calls: list[list[Any]]) -> list[Any]:
         """Each eth_sendRawTransaction call's decoded transaction, or the error its params or bytes raise."""
@@ -111,6 +115,8 @@ class Submission:
         except InvalidTransaction as exc:
             self.metrics.reject(exc.rule)
             raise
+        if self.admitted is not None:
+            self.admitted(decoded)
         self.producer.poke()
         return decoded
 
