@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -28,7 +29,28 @@ from sequencer.rebuild import Divergent, check_entry
 
 log = logging.getLogger(__name__)
 
-CHECKED_KEY = b"sequencer:l1_checked"  # entries checked, their last L1 block, L2 blocks, delayed read
+CHECKED_KEY = b"sequencer:l1_checked"  # entries checked, their last L1 block, L2 blocks, delayed read, its hash
+RECENT_CHECKED = 256  # checked entries remembered to walk back to after an L1 reorg
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Where the entry check stands after one entry: what to go back to if L1 drops later ones."""
+
+    entries: int  # entries checked (the next index)
+    from_block: int  # L1 block of the last checked entry (the next search starts there)
+    block_hash: bytes  # its hash: no longer canonical = the entry may be gone
+    safe_block: int  # L2 blocks those entries derive to
+    delayed_read: int
+
+    def encode(self) -> bytes:
+        values = (self.entries, self.from_block, self.safe_block, self.delayed_read)
+        return b"".join(v.to_bytes(8, "big") for v in values) + self.block_hash
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Checked:
+        entries, from_block, safe, delayed = (int.from_bytes(raw[i : i + 8], "big") for i in range(0, 32, 8))
+        return cls(entries, from_block, raw[32:], safe, delayed)
 
 
 @dataclass(frozen=True)
@@ -43,6 +65,9 @@ class L1Snapshot:
     # Stored by the producer with its next block: where the entry check stands, so a restart
     # does not derive every entry again (only what the store already proves checked is kept).
     meta: Mapping[bytes, bytes] = field(default_factory=dict)
+    # L1 reorgs that dropped checked entries so far: when it moves, the producer lowers the safe
+    # head to `safe_block` (otherwise the safe head only moves up).
+    reorgs: int = 0
 
 
 class L1Follower:
@@ -60,10 +85,10 @@ class L1Follower:
         self._divergent: Divergent | None = None
         self.chain_id = chain_id
         self.rollup = rollup
-        self._entries = 0  # confirmed inbox entries counted so far
-        self._entries_from_block = reader.start_block
-        self._delayed_read = 0
-        self._safe_block = 0
+        self._genesis = Checked(0, reader.start_block, b"", 0, 0)
+        self._at = self._genesis  # where the entry check stands
+        self._recent: deque[Checked] = deque(maxlen=RECENT_CHECKED)  # the last entries checked, oldest first
+        self.reorgs = 0
         self.confirmations = confirmations
         self.poll_interval = poll_interval
         self.next_delayed = 0  # set by the producer from its chain at start and after each block
@@ -82,19 +107,17 @@ class L1Follower:
         raw = chain.store.get_meta(CHECKED_KEY)
         if not raw:
             return
-        entries, from_block, safe, delayed = (int.from_bytes(raw[i : i + 8], "big") for i in range(0, 32, 8))
-        if safe > chain.head(Head.UNSAFE).block_number:
+        at = Checked.decode(raw)
+        if at.safe_block > chain.head(Head.UNSAFE).block_number:
             return  # cannot happen with the producer's own writes; check everything again then
-        self._entries, self._entries_from_block, self._safe_block, self._delayed_read = (
-            entries, from_block, safe, delayed
-        )
-        log.info("inbox entries 0..%d already checked (L2 blocks up to %d)", entries - 1, safe)
+        self._at = at
+        self._recent.append(at)
+        log.info("inbox entries 0..%d already checked (L2 blocks up to %d)", at.entries - 1, at.safe_block)
 
     def _checked(self) -> dict[bytes, bytes]:
         if self.chain is None:
             return {}
-        values = (self._entries, self._entries_from_block, self._safe_block, self._delayed_read)
-        return {CHECKED_KEY: b"".join(v.to_bytes(8, "big") for v in values)}
+        return {CHECKED_KEY: self._at.encode()}
 
     def start(self) -> None:
         self.poll()
@@ -119,6 +142,7 @@ class L1Follower:
             current = self.snapshot().origin
             origin = current if number <= current.number else self.reader.l1_block_origin(number)
             deposits = tuple(self.reader.deposits_from(self.next_delayed, origin.number))
+            self._check_reorg()
             self._count_batched()
             finalized = 0
             if self.rollup is not None:
@@ -133,8 +157,26 @@ class L1Follower:
         self.healthy = True
         with self._lock:
             self._snapshot = L1Snapshot(
-                origin, deposits, self._safe_block, finalized, self._divergent, self._checked()
+                origin, deposits, self._at.safe_block, finalized, self._divergent, self._checked(), self.reorgs
             )
+
+    def _check_reorg(self) -> None:
+        """If L1 replaced the block of the last checked entry, go back to the newest checked entry
+        still on L1 (or to the start, when none of the remembered ones is) and check again from
+        there: the entries L1 holds now at those indexes may be other ones (a forced inclusion),
+        and the safe head must not claim blocks whose batch is gone."""
+        at = self._at
+        if at.entries == 0 or not at.block_hash or self.reader.block_hash(at.from_block) == at.block_hash:
+            return
+        while self._recent and self.reader.block_hash(self._recent[-1].from_block) != self._recent[-1].block_hash:
+            self._recent.pop()
+        self._at = self._recent[-1] if self._recent else self._genesis
+        self.reorgs += 1
+        log.warning(
+            "L1 reorg: inbox entries %d..%d are gone from L1 or may differ; checking again from entry %d "
+            "(safe head back to L2 block %d)", self._at.entries, at.entries - 1, self._at.entries, self._at.safe_block,
+        )
+        self.reader.reorged(self._at.from_block + 1 if self._at.entries else self._at.from_block)
 
     def _count_batched(self) -> None:
         """Safe head: the L2 blocks that confirmed inbox entries derive to.
@@ -144,26 +186,27 @@ class L1Follower:
         the rest by replaying the entries.
         """
         self._divergent = None
-        for entry in self.reader.entries(self._entries, self._entries_from_block, 256):
+        at = self._at
+        for entry in self.reader.entries(at.entries, at.from_block, 256):
             if self.chain is None:
-                blocks, delayed_read = count_blocks(entry, self._delayed_read, self.chain_id), entry.delayed_read
+                blocks, delayed_read = count_blocks(entry, at.delayed_read, self.chain_id), entry.delayed_read
             else:
                 derived, divergent = check_entry(
-                    self.chain, self.chain.spec, entry, self._delayed_read, self._safe_block, self.reader
+                    self.chain, self.chain.spec, entry, at.delayed_read, at.safe_block, self.reader
                 )
                 if divergent is not None:
                     if divergent.index != getattr(self._snapshot.divergent, "index", None):
                         log.warning(
                             "inbox entry %d (%s) does not derive to our blocks after L2 block %d: rebuilding on it",
-                            entry.index, "forced inclusion" if entry.forced else "batch", self._safe_block,
+                            entry.index, "forced inclusion" if entry.forced else "batch", at.safe_block,
                         )
                     self._divergent = divergent  # later entries derive on top of it: wait for the rebuild
                     return
                 blocks, delayed_read = len(derived.blocks), derived.cursor.delayed_read
-            self._safe_block += blocks
-            self._delayed_read = delayed_read
-            self._entries = entry.index + 1
-            self._entries_from_block = entry.l1_block_number
+            at = self._at = Checked(
+                entry.index + 1, entry.l1_block_number, entry.l1_block_hash, at.safe_block + blocks, delayed_read
+            )
+            self._recent.append(at)
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_interval):

@@ -132,6 +132,7 @@ class BlockProducer:
         self.paused = False
         self.ignore_deposits = False  # TESTS ONLY (config test_only_ignore_deposits): a censoring sequencer
         self._rebuilt_entries = 0  # inbox entries up to which a divergent one was applied (sequencer/rebuild.py)
+        self._l1_reorgs = 0  # the follower's count of L1 reorgs that dropped checked entries, as handled here
         # Acknowledged transactions of rebuilt-away blocks not yet back in a block ({hash: raw},
         # stored under REQUEUE_KEY); None when the stored list is empty: block commits skip it.
         self._requeued: dict[bytes, bytes] | None = None
@@ -154,6 +155,8 @@ class BlockProducer:
         """Open the next block on the head (first adopting a divergent inbox entry) and fill it from the pool."""
         start = time.perf_counter()
         snapshot = self.l1.snapshot()
+        if snapshot.reorgs != self._l1_reorgs:
+            self._after_l1_reorg(snapshot)
         if snapshot.divergent is not None and snapshot.divergent.index >= self._rebuilt_entries:
             self._rebuild(snapshot.divergent)
         parent = self.chain.head(Head.UNSAFE)
@@ -349,6 +352,19 @@ class BlockProducer:
             self.update_gauges()
             event, self._new_block = self._new_block, asyncio.Event()
             event.set()
+
+    def _after_l1_reorg(self, snapshot: L1Snapshot) -> None:
+        """L1 dropped inbox entries the follower had checked: the safe head comes back down to
+        what the entries still on L1 derive to (never below the finalized head), and entries
+        from there on are checked, and rebuilt on if they differ, again."""
+        self._l1_reorgs = snapshot.reorgs
+        self._rebuilt_entries = 0  # an adopted entry still on L1 derives to our blocks: not divergent again
+        heads = self.chain.heads()
+        safe = max(snapshot.safe_block, heads.finalized.block_number)
+        if safe < heads.safe.block_number:
+            self.chain.set_head(Head.SAFE, self.chain.header_by_number(safe).hash)
+            log.warning("L1 reorg dropped batched entries: safe head back from L2 block %d to %d",
+                        heads.safe.block_number, safe)
 
     def _move_heads(self, snapshot: L1Snapshot, head: int) -> None:
         """Safe and finalized heads follow L1 (batched blocks, confirmed assertions)."""
