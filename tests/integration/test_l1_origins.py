@@ -9,12 +9,8 @@ its headers before appending, so the record's `firstEntry` is the new entry's in
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import rlp
@@ -34,13 +30,13 @@ from l2.spec import devnet_spec
 from l2.types import Head, L1Origin
 from sequencer.config import SequencerConfig
 from sequencer.embedded import EmbeddedSequencer
+from tests.integration.l2_users import start_batcher, transfer, wait_for
 from verifier.config import VerifierConfig
 from verifier.service import DivergenceLog, VerifierService
 
 OWNER, BATCHER, PROPOSER, OTHER = (Account.from_key(k) for _, k in DEV_ACCOUNTS[:4])
 DEPLOYER_KEY = DEV_ACCOUNTS[0][1]  # deployer and batcher of the end-to-end test
 USER = Account.from_key(DEV_ACCOUNTS[5][1])
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -210,26 +206,6 @@ def test_gas_per_recorded_origin(anvil, inbox):
 # -- the batcher records its blocks' origins; an origin it cannot record is rebuilt on ----------
 
 
-def _transfer(l2: Web3, value: int) -> dict:
-    tx = {
-        "chainId": 901, "nonce": l2.eth.get_transaction_count(USER.address, "pending"), "value": value,
-        "to": "0x000000000000000000000000000000000000dEaD", "gas": 21_000, "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 10**6, "type": 2,
-    }  # fmt: skip
-    tx_hash = l2.eth.send_raw_transaction(USER.sign_transaction(tx).raw_transaction)
-    receipt = dict(l2.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05))
-    assert receipt["status"] == 1
-    return receipt
-
-
-def _wait_for(condition: Callable[[], object], what: str, timeout: float = 180.0) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
 @pytest.mark.slow
 def test_batcher_records_its_origins_and_the_sequencer_rebuilds_where_one_could_not_be(tmp_path, caplog):
     """Blocks on an L1 origin too old to record derive with their parent's origin; every node agrees.
@@ -257,16 +233,16 @@ def test_batcher_records_its_origins_and_the_sequencer_rebuilds_where_one_could_
             chain = seq.sequencer.chain
             assert chain is not None
             l2 = Web3(Web3.HTTPProvider(seq.rpc_url))
-            early = _transfer(l2, 1)
+            early = transfer(l2, USER, 1)
             origin_a = chain.l1_origin_number(chain.header_by_number(early["blockNumber"]))
             assert origin_a > 0
             mine(node, 300)
             follower = seq.sequencer.follower
             assert follower is not None
-            _wait_for(lambda: follower.snapshot().origin.number > origin_a + 256, "the sequencer on origin B")
+            wait_for(lambda: follower.snapshot().origin.number > origin_a + 256, "the sequencer on origin B")
             # A block takes its origin when it opens: wait for one opened on B, then send into it.
-            _wait_for(lambda: chain.l1_origin_number(chain.head(Head.UNSAFE)) > origin_a + 256, "a block on B")
-            late = _transfer(l2, 2)
+            wait_for(lambda: chain.l1_origin_number(chain.head(Head.UNSAFE)) > origin_a + 256, "a block on B")
+            late = transfer(l2, USER, 2)
             origin_b = chain.l1_origin_number(chain.header_by_number(late["blockNumber"]))
             assert origin_b > origin_a + 256
 
@@ -276,18 +252,12 @@ def test_batcher_records_its_origins_and_the_sequencer_rebuilds_where_one_could_
                 DivergenceLog(),
             ).start()  # fmt: skip
             log = tmp_path / "batcher.log"
-            env = dict(os.environ, ROLLUP_BATCHER_PRIVATE_KEY=DEPLOYER_KEY)
-            batcher = subprocess.Popen(
-                [sys.executable, "-m", "rollup", "batcher", "--l1-rpc", node.url, "--deployment", str(path),
-                 "--sequencer-grpc", seq.grpc_target, "--max-batch-age", "0.3", "--poll-interval", "0.1",
-                 "--confirmations", "1", "--resubmit-after", "3", "--metrics-port", "0"],
-                cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            batcher = start_batcher(node.url, path, seq.grpc_target, DEPLOYER_KEY, log)
             try:
                 ver = verifier.chain
                 assert ver is not None
-                _wait_for(lambda: "rebuilt on inbox entry" in caplog.text, "the sequencer's rebuild")
-                last = _transfer(l2, 3)
+                wait_for(lambda: "rebuilt on inbox entry" in caplog.text, "the sequencer's rebuild")
+                last = transfer(l2, USER, 3)
                 last_hash = bytes(last["transactionHash"])
 
                 def agreed() -> int | None:
@@ -300,7 +270,7 @@ def test_batcher_records_its_origins_and_the_sequencer_rebuilds_where_one_could_
                         return None
                     return safe.block_number if ver.header_by_number(safe.block_number).hash == safe.hash else None
 
-                target = _wait_for(agreed, "the verifier and the sequencer's safe head past the last transfer")
+                target = wait_for(agreed, "the verifier and the sequencer's safe head past the last transfer")
                 for n in range(int(target) + 1):  # type: ignore[call-overload]
                     assert chain.header_by_number(n).hash == ver.header_by_number(n).hash, f"L2 block {n} differs"
             finally:

@@ -9,13 +9,6 @@ blocks again the safe head rises again.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -28,44 +21,10 @@ from l2.spec import devnet_spec
 from l2.types import Head
 from sequencer.config import SequencerConfig
 from sequencer.embedded import EmbeddedSequencer
+from tests.integration.l2_users import start_batcher, stop, transfer, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOYER_KEY = DEV_ACCOUNTS[0][1]  # deployer and batcher
 USER = Account.from_key(DEV_ACCOUNTS[5][1])
-
-
-def _wait_for(condition: Callable[[], object], what: str, timeout: float = 120.0) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
-def _batcher(anvil: Anvil, deployment: Path, grpc_target: str, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, ROLLUP_BATCHER_PRIVATE_KEY=DEPLOYER_KEY)
-    command = [
-        sys.executable, "-m", "rollup", "batcher", "--l1-rpc", anvil.url, "--deployment", str(deployment),
-        "--sequencer-grpc", grpc_target, "--max-batch-age", "0.3", "--poll-interval", "0.1",
-        "--confirmations", "1", "--metrics-port", "0",
-    ]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-
-
-def _transfer(l2: Web3, value: int) -> None:
-    tx = {
-        "chainId": 901, "nonce": l2.eth.get_transaction_count(USER.address, "pending"), "value": value,
-        "to": "0x000000000000000000000000000000000000dEaD", "gas": 21_000, "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 10**6, "type": 2,
-    }  # fmt: skip
-    tx_hash = l2.eth.send_raw_transaction(USER.sign_transaction(tx).raw_transaction)
-    assert l2.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05)["status"] == 1
 
 
 @pytest.mark.slow
@@ -84,27 +43,27 @@ def test_safe_head_comes_back_down_when_l1_drops_a_batch_and_rises_when_it_is_po
             chain, follower = seq.sequencer.chain, seq.sequencer.follower
             assert chain is not None and follower is not None
             l2 = Web3(Web3.HTTPProvider(seq.rpc_url))
-            _transfer(l2, 1)
+            transfer(l2, USER, 1)
             before_batch = w3.provider.make_request("evm_snapshot", [])["result"]
-            batcher = _batcher(node, path, seq.grpc_target, tmp_path / "batcher.log")
+            batcher = start_batcher(node.url, path, seq.grpc_target, DEPLOYER_KEY, tmp_path / "batcher.log")
             try:
-                _wait_for(lambda: chain.head(Head.SAFE).block_number > 0, "a batch to make blocks safe")
+                wait_for(lambda: chain.head(Head.SAFE).block_number > 0, "a batch to make blocks safe")
             finally:
-                _stop(batcher)
+                stop(batcher)
             safe = chain.head(Head.SAFE).block_number
             assert follower.reorgs == 0
 
             assert w3.provider.make_request("evm_revert", [before_batch])["result"] is True
             w3.provider.make_request("anvil_mine", ["0x3"])  # L1 moves on without the batch
-            _wait_for(lambda: chain.head(Head.SAFE).block_number == 0, "the safe head back at genesis")
+            wait_for(lambda: chain.head(Head.SAFE).block_number == 0, "the safe head back at genesis")
             assert follower.reorgs == 1
             assert follower.snapshot().safe_block == 0 and follower.snapshot().reorgs == 1
             assert any("L1 reorg" in r.getMessage() for r in caplog.records)
             assert chain.head(Head.UNSAFE).block_number >= safe  # the unsafe chain is kept
 
-            batcher = _batcher(node, path, seq.grpc_target, tmp_path / "batcher.log")
+            batcher = start_batcher(node.url, path, seq.grpc_target, DEPLOYER_KEY, tmp_path / "batcher.log")
             try:
-                _wait_for(lambda: chain.head(Head.SAFE).block_number >= safe, "the blocks safe again")
+                wait_for(lambda: chain.head(Head.SAFE).block_number >= safe, "the blocks safe again")
             finally:
-                _stop(batcher)
+                stop(batcher)
             assert follower.reorgs == 1
