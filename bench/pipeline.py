@@ -77,7 +77,15 @@ class Pipeline:
             rpc.eth.send_raw_transaction(raw)
         if workload.setup:
             wait_for(lambda: receipt_or_none(rpc, Web3.keccak(workload.setup[-1])), 300, "the setup transactions")
-        hashes = [bytes(rpc.eth.send_raw_transaction(raw)) for raw in workload.txs]
+        # Sequencing paused while they arrive, so they fill blocks from the pool together and the
+        # blocks are the same on every run: sent one by one on a busy machine, they straddled
+        # block ticks at random, and a dispute scenario's plan depends on its blocks' sizes.
+        producer = self.sequencer.sequencer.producer
+        producer.paused = True
+        try:
+            hashes = [bytes(rpc.eth.send_raw_transaction(raw)) for raw in workload.txs]
+        finally:
+            producer.paused = False
         wait_for(lambda: receipt_or_none(rpc, hashes[-1]), 600, "the last transaction to be sequenced")
         receipts = [receipt_or_none(rpc, h) for h in hashes]
         assert all(r is not None and r["status"] == 1 for r in receipts)
