@@ -11,6 +11,7 @@ import rlp
 from eth_account import Account
 from eth_hash.auto import keccak
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from web3 import Web3
 
 from l2.chain import L2Chain
 from l2.devkeys import DEV_ACCOUNTS
@@ -101,7 +102,8 @@ def test_pause_stops_sealing_and_resume_restarts(sequencer_node, stub):
     try:
         time.sleep(0.3)  # a block already being built may still land
         frozen = stub.GetStatus(pb.GetStatusRequest(), timeout=10).unsafe.number
-        sent = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=transfer(1)), timeout=10)
+        nonce = Web3(Web3.HTTPProvider(sequencer_node.rpc_url)).eth.get_transaction_count(ALICE, "pending")
+        sent = stub.SubmitTransaction(pb.SubmitTransactionRequest(raw_transaction=transfer(nonce)), timeout=10)
         assert sent.rejected_rule == ""
         time.sleep(0.5)
         status = stub.GetStatus(pb.GetStatusRequest(), timeout=10)
