@@ -9,8 +9,9 @@ claim of our chain (`BlockClaim(b, output_root_at(b), cursor after b)`), so a wr
 semantics shows up as a wrong block hash, state root or output root. Positions past `T` are the
 final claim (the identity padding of section 2).
 
-Not traced yet: EXEC (calls into code), CREATE, EIP-7702 authorizations; such a block raises
-`Unsupported` with the name of what is missing.
+Not traced yet: contract-creation transactions (`CREATE` at TX_DECODE; the CREATE and CREATE2
+opcodes are, docs/fraud-proofs.md 21), EIP-7702 authorizations; such a block raises `Unsupported`
+with the name of what is missing.
 """
 
 from __future__ import annotations

@@ -64,9 +64,9 @@ def _table() -> dict[int, Op]:
         (0x59, "MSIZE", 0, 1, 2, True), (0x5A, "GAS", 0, 1, 2, True), (0x5B, "JUMPDEST", 0, 0, 1, True),
         (0x5C, "TLOAD", 1, 1, 100, False), (0x5D, "TSTORE", 2, 0, 100, False), (0x5E, "MCOPY", 3, 0, 3, True),
         (0x5F, "PUSH0", 0, 1, 2, True),
-        (0xF0, "CREATE", 3, 1, 32000, False), (0xF1, "CALL", 7, 1, 0, True), (0xF2, "CALLCODE", 7, 1, 0, True),
+        (0xF0, "CREATE", 3, 1, 32000, True), (0xF1, "CALL", 7, 1, 0, True), (0xF2, "CALLCODE", 7, 1, 0, True),
         (0xF3, "RETURN", 2, 2, 0, True), (0xF4, "DELEGATECALL", 6, 1, 0, True),
-        (0xF5, "CREATE2", 4, 1, 32000, False), (0xFA, "STATICCALL", 6, 1, 0, True),
+        (0xF5, "CREATE2", 4, 1, 32000, True), (0xFA, "STATICCALL", 6, 1, 0, True),
         (0xFD, "REVERT", 2, 2, 0, True), (0xFF, "SELFDESTRUCT", 1, 0, 5000, False),
     ]  # fmt: skip
     table = {code: Op(code, name, need, need, pushes, gas, ok) for code, name, need, pushes, gas, ok in rows}

@@ -15,7 +15,9 @@ memory words; a top-frame end adds TxCtx and BlockAcc (docs/fraud-proofs.md 2.3,
 CALL, CALLCODE, DELEGATECALL, STATICCALL and the end of a callee (FRAME_RETURN) are `_call` /
 `_frame_return`, the twins of ExecCall.sol (docs/fraud-proofs.md 12, 19). BLOCKHASH reads the
 EIP-2935 history slot in the pre-tx trie, EXTCODECOPY an account's code from the code oracle
-(`_blockhash`, `_extcodecopy`: the twins of ExecWorld.sol, docs/fraud-proofs.md 20).
+(`_blockhash`, `_extcodecopy`: the twins of ExecWorld.sol, docs/fraud-proofs.md 20). CREATE,
+CREATE2 (`_create`) and the code deposit at the end of an initcode frame (`_deposit`, inside
+`_frame_return`) are the twins of ExecCall.create / ExecCall._deposit (docs/fraud-proofs.md 21).
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ from l1.proofs.commitments import (
     Frame,
     MachineState,
     Packed,
+    PendingSponge,
     TxCtx,
     stack_hash,
 )
 from l1.proofs.journal import (
     EMPTY_CODE_HASH,
+    EMPTY_TRIE_ROOT,
     FLAG_TOUCHED,
     FLAG_WARM,
     AccountEntry,
@@ -57,6 +61,7 @@ from l1.proofs.journal import (
     slot_key,
 )
 from l1.proofs.optable import OPS
+from l1.proofs.sponge import RATE, absorb, absorb_final, squeeze
 
 UINT256 = (1 << 256) - 1
 MAX_MEM_WORDS = 1 << MEM_DEPTH
@@ -71,6 +76,17 @@ COLD_ACCOUNT, WARM_ACCOUNT = 2600, 100  # EIP-2929
 CALL, CALLCODE, DELEGATECALL, STATICCALL = 0xF1, 0xF2, 0xF4, 0xFA
 CALL_KINDS = {CALL: 0, CALLCODE: 1, DELEGATECALL: 2, STATICCALL: 3}  # opcode -> Frame.kind (1.4)
 CALL_VALUE, CALL_STIPEND, NEW_ACCOUNT = 9000, 2300, 25000
+CREATE, CREATE2 = 0xF0, 0xF5
+CREATE_KINDS = {CREATE: 4, CREATE2: 5}  # opcode -> Frame.kind (1.4)
+CREATE_GAS, INITCODE_WORD, CREATE2_WORD = 32000, 2, 6  # base, EIP-3860 per word, CREATE2's hashing per word
+MAX_CODE_SIZE = 24576  # EIP-170
+CODE_DEPOSIT = 200  # gas per deposited code byte
+MAX_NONCE = (1 << 64) - 1
+MAX_INITCODE = 2 * MAX_CODE_SIZE  # EIP-3860
+# the EXEC keccak sponge over the frame's memory (docs/fraud-proofs.md 21.1): a CREATE's initcode or a
+# deposited code above the inline bound is hashed by micro-steps at the opcode's pc, then the opcode runs
+SOURCE_MEMORY = 0
+PURPOSE_CREATE, PURPOSE_CREATE_DONE, PURPOSE_DEPOSIT, PURPOSE_DEPOSIT_DONE = 6, 7, 8, 9
 MAX_DEPTH = 1024
 PRECOMPILES = range(0x01, 0x12)  # 0x01..0x11 (Prague)
 DELEGATION_PREFIX = b"\xef\x01\x00"  # EIP-7702 delegation designation: 0xef0100 ++ address (23 bytes)
@@ -134,6 +150,8 @@ class ExecState:
     snap_journal: Journal | None = None
     tx_bloom: bytes = EMPTY_BLOOM  # the 256-byte tx bloom (TxCtx.bloom is its hash)
     snap_bloom: bytes = EMPTY_BLOOM
+    # the memory sponge in progress or finished at this pc (MachineState.pending; None: 0)
+    sponge: PendingSponge | None = None
     # the suspended callers, outermost first: each is the caller's state as CALL left it (its frame
     # hashes to the next one's `parent`); only their frame, stack, memory, code, views and snapshots
     # are used when the callee returns (docs/fraud-proofs.md 1.4, 2.3)
@@ -152,6 +170,8 @@ class ExecState:
             ms = self.ms
             if self.journal is not None:
                 ms = replace(ms, journalRoot=self.journal.root, journalCount=self.journal.count)
+            if self.sponge is not None:
+                ms = replace(ms, pending=self.sponge.hash())
             self._cache["ms"] = replace(
                 ms,
                 frame=self.committed_frame().hash(),
@@ -314,6 +334,8 @@ class _Step:
         self.journal = st.journal
         self.store = st.store
         self.tx_bloom = st.tx_bloom
+        self.sponge = st.sponge
+        self.digest: bytes | None = None  # a finished memory sponge's digest, for the opcode at pc
 
     def add(self, label: str, data: bytes, layout: type[Packed] | None = None) -> None:
         self.proof.append(data)
@@ -329,7 +351,8 @@ class _Step:
         frame = replace(self.frame, gas=self.gas, memWords=self.mem_words, **frame_changes)
         return replace(
             self.st, ms=self.ms, frame=frame, tx=self.tx, acc=self.acc, stack=tuple(self.stack),
-            memory=self.memory, journal=self.journal, store=self.store, tx_bloom=self.tx_bloom, _cache={},
+            memory=self.memory, journal=self.journal, store=self.store, tx_bloom=self.tx_bloom, sponge=self.sponge,
+            _cache={},
         )  # fmt: skip
 
     def mutable_journal(self) -> Journal:
@@ -414,6 +437,14 @@ def _exec(s: _Step) -> ExecState:
     items = list(reversed(st.stack[depth - info.need :]))  # top first
     s.items = items
     s.add("stack", b"".join(_w(v) for v in items) + stack_hash(st.stack[: depth - info.need]))
+    if st.sponge is not None:
+        sp = st.sponge
+        s.add("Pending", sp.preimage(), PendingSponge)
+        if sp.purpose in (PURPOSE_CREATE, PURPOSE_DEPOSIT):
+            return _absorb(s, sp)
+        s.digest = _finished(op, items, sp)
+    if op in CREATE_KINDS:
+        return _create(s, items)
     if op in CALL_KINDS:
         if op == CALL and fr.static and items[2]:  # a value transfer in a static frame (py-evm: before any gas)
             return s.end_top(False, True)
@@ -778,6 +809,189 @@ def _call(s: _Step, items: list[int], next_pc: int) -> ExecState:
     )  # fmt: skip
 
 
+def create_address(sender: bytes, nonce: int, salt: int | None = None, initcode: bytes = b"",
+                   code_hash: bytes | None = None) -> bytes:  # fmt: skip
+    """CREATE: keccak(rlp([sender, nonce]))[12:]; CREATE2: keccak(0xff ++ sender ++ salt ++ keccak(initcode))[12:]."""
+    if salt is None:
+        return keccak(rlp.encode([sender, nonce]))[12:]
+    return keccak(b"\xff" + sender + _w(salt) + (code_hash or keccak(initcode)))[12:]
+
+
+def _open(s: _Step, off: int, size: int, purpose: int) -> ExecState:
+    """Opens the memory sponge over `[off, off + size)` at this pc: only `pending` changes."""
+    sponge = PendingSponge(source=SOURCE_MEMORY, srcOff=off, remaining=size, purpose=purpose)
+    return replace(s.st, sponge=sponge, _cache={})
+
+
+def _absorb(s: _Step, sp: PendingSponge) -> ExecState:
+    """One sponge micro-step over the frame's memory: a 136-byte block (its words and siblings), or
+    the final 0..135-byte tail padded; the finished sponge's purpose is the next one (`*_DONE`)."""
+    n = min(sp.remaining, RATE)
+    data = s.words("block", s.memory, sp.srcOff, n) if n else b""
+    if sp.remaining >= RATE:
+        state, purpose = absorb(sp.state, data), sp.purpose
+    else:
+        state, purpose = absorb_final(sp.state, data)[0], sp.purpose + 1
+    sponge = replace(sp, state=state, absorbed=sp.absorbed + n, srcOff=sp.srcOff + n, remaining=sp.remaining - n,
+                     purpose=purpose)  # fmt: skip
+    return replace(s.st, sponge=sponge, _cache={})
+
+
+def _finished(op: int, items: list[int], sp: PendingSponge) -> bytes:
+    """The digest of a finished sponge, for the opcode it was opened by (CREATE / CREATE2 over the
+    initcode, RETURN over the deposited code) over the same range; anything else is no state of a trace."""
+    if op in CREATE_KINDS:
+        want, off, size = PURPOSE_CREATE_DONE, items[1], items[2]
+    else:
+        want, off, size = PURPOSE_DEPOSIT_DONE, items[0] if len(items) > 1 and items[1] else 0, items[1]
+    if op not in (*CREATE_KINDS, 0xF3) or sp.purpose != want or sp.absorbed != size or sp.srcOff - size != off:
+        raise ValueError("a finished memory sponge before another opcode")
+    return squeeze(sp.state)
+
+
+def create_cost(op: int, items: list[int], mem_words: int) -> tuple[int, int]:
+    """CREATE / CREATE2 gas before the child's (py-evm's CreateEIP3860 / Create2EIP3860): 32000, 2 per
+    initcode word (EIP-3860), 6 more per word for CREATE2's hash, the memory expansion over the initcode."""
+    off, size = items[1], items[2]
+    if size == 0:
+        return CREATE_GAS, mem_words
+    if off >= 1 << 64 or size >= 1 << 64:
+        return OOG, mem_words
+    words = (size + 31) // 32
+    cost = CREATE_GAS + (INITCODE_WORD + (CREATE2_WORD if op == CREATE2 else 0)) * words
+    end = (off + size + 31) // 32
+    if end > mem_words:
+        return cost + mem_cost(end) - mem_cost(mem_words), end
+    return cost, mem_words
+
+
+def _create(s: _Step, items: list[int]) -> ExecState:
+    """CREATE, CREATE2 (docs/fraud-proofs.md 21; py-evm's Prague CreateEIP3860 / Create2EIP3860, then
+    apply_create_message), in py-evm's order: the gas (base, initcode words, memory) or a halt; an
+    initcode above 544 bytes opens the memory sponge first (21.1: the step runs again with its
+    digest); the creator's LeafProof: a balance below the value, depth 1024 or a nonce at 2^64-1
+    push 0 (no child, nothing else); keccak(initcode) (its words inline, or the digest) gives the
+    address; the new account absent from the journal: its LOAD (pc unchanged); then the 63/64 rule,
+    the creator's nonce + 1 and the new account warm (this is the child's snapshot); a collision
+    (nonce or code) pushes 0 and burns the child gas; an initcode above 49,152 bytes halts the
+    creator (EIP-3860, where py-evm checks it); else the new account gets nonce 1, the value,
+    touched, the creator is debited (its LeafProof again), and an empty initcode succeeds at once,
+    else the initcode frame is pushed (its code record from the code oracle by keccak(initcode))."""
+    st, fr, op = s.st, s.st.frame, s.op
+    value, off, size = items[0], items[1], items[2]
+    salt = items[3] if op == CREATE2 else None
+    cost, new_words = create_cost(op, items, fr.memWords)
+    if cost > s.gas:
+        return s.end_top(False, True)
+    if new_words > MAX_MEM_WORDS:
+        raise Unsupported("MEMORY_LIMIT")
+    if size > INLINE and s.digest is None:  # open the sponge over the initcode first
+        return _open(s, off, size, PURPOSE_CREATE)
+    journal = s.journal
+    if journal is None:
+        raise ValueError("a world-state step needs the tx journal (ExecState.journal)")
+    creator = AccountEntry.decode(_leaf(s, account_key(fr.address)).leaf.payload)
+    next_pc = fr.pc + 1
+
+    def done(result: int) -> ExecState:
+        s.stack.append(result)
+        return replace(s.post(pc=next_pc, rdRoot=ZERO32, rdOff=0, rdLen=0), rd_source=None)
+
+    s.gas -= cost
+    s.mem_words = new_words
+    del s.stack[len(s.stack) - len(items) :]
+    if creator.balance < value or fr.depth + 1 > MAX_DEPTH or creator.nonce >= MAX_NONCE:
+        s.sponge = None
+        return done(0)
+    if size > INLINE:
+        assert s.digest is not None
+        initcode, code_hash = s.memory.read(off, size), s.digest
+    else:
+        initcode = s.words("initcode", s.memory, off, size) if size else b""
+        code_hash = keccak(initcode)
+    address = create_address(fr.address, creator.nonce, salt, code_hash=code_hash)
+    key = account_key(address)
+    absent = key not in journal
+    s.add("load", LoadFlag(int(absent)).preimage(), LoadFlag)
+    if absent:  # the LOAD of the new account: only the journal changes, pc unchanged
+        journal = s.mutable_journal()
+        la = world_state.load_account(st.world_db, st.ms.worldRoot, journal, address)
+        s.add("mpt", mpt_nodes(la.proof))
+        s.add("insert", la.insert.encode())
+        s.gas, s.mem_words, s.stack = fr.gas, fr.memWords, list(st.stack)
+        return s.post(pc=fr.pc)  # a finished sponge stays for the CREATE
+    s.sponge = None
+    child = s.gas - s.gas // 64
+    s.gas -= child
+    journal = s.mutable_journal()
+    journal.update(creator.key, replace(creator, nonce=creator.nonce + 1).encode())
+    target = AccountEntry.decode(_leaf(s, key).leaf.payload)
+    target = replace(target, flags=target.flags | FLAG_WARM)
+    journal.update(key, target.encode())
+    snap = journal.copy()  # the child's snapshot (py-evm's apply_create_message snapshots here)
+    if target.nonce != 0 or target.code_hash != EMPTY_CODE_HASH:  # collision: 0, the child gas burnt
+        return done(0)
+    if size > MAX_INITCODE:  # EIP-3860: py-evm's validate_create_message halts the creator only here
+        return s.end_top(False, True)
+    if op == CREATE2 and target.orig_storage_root != EMPTY_TRIE_ROOT:
+        raise Unsupported("CREATE2_STORAGE")  # py-evm deletes its storage: the journal cannot
+    journal.update(key, replace(target, nonce=1, balance=target.balance + value,
+                                flags=target.flags | FLAG_TOUCHED).encode())  # fmt: skip
+    if value:
+        payer = AccountEntry.decode(_leaf(s, account_key(fr.address)).leaf.payload)
+        journal.update(payer.key, replace(payer, balance=payer.balance - value).encode())
+    if not initcode:  # py-evm runs an empty computation: success, nothing deposited
+        s.gas += child
+        return done(int.from_bytes(address, "big"))
+    s.add("TxCtx", s.tx.preimage(), TxCtx)
+    s.add("BlockAcc", s.acc.preimage(), BlockAcc)
+    caller_state = replace(s.post(pc=next_pc), parents=())
+    code = Code(initcode)
+    callee = Frame(
+        parent=caller_state.committed_frame().hash(), depth=fr.depth + 1, kind=CREATE_KINDS[op], static=0,
+        address=address, caller=fr.address, value=value, code=code.record.hash(), gas=child, cdRoot=s.memory.root,
+        snapJournalRoot=snap.root, snapJournalCount=snap.count, snapRefund=s.tx.refund, snapBufLen=s.acc.bufLen,
+        snapLogCount=s.tx.logCount, snapBloom=s.tx.bloom,
+    )  # fmt: skip
+    return replace(
+        caller_state, frame=callee, code=code, stack=(), memory=Buf(MEM_DEPTH), cd_source=s.memory,
+        rd_source=None, snap_journal=snap, snap_bloom=s.tx_bloom, parents=(*st.parents, caller_state), _cache={},
+    )  # fmt: skip
+
+
+def _deposit(s: _Step, out_off: int, out_len: int) -> bool | None:
+    """The end of a successful initcode frame: its output becomes the new account's code (py-evm's
+    SpuriousDragon apply_create_message with London's validate_contract_code): above 24,576 bytes,
+    starting 0xEF, or 200 gas per byte above what is left: the frame fails (as an exceptional halt);
+    else the gas is charged and the account's code hash set (its LeafProof). Returns success, or None
+    when the memory sponge over a code above 544 bytes opens first (the RETURN runs again with its
+    digest). Proof: the output words (inline; above 544 bytes only its first word, none with the
+    digest), then the account's LeafProof."""
+    if out_len > MAX_CODE_SIZE:
+        return False
+    if out_len == 0:
+        return True  # nothing deposited: the code stays empty (py-evm writes none)
+    if out_len > INLINE:
+        if s.digest is None:
+            first = s.words("code", s.memory, out_off, 1)
+            if first == b"\xef" or CODE_DEPOSIT * out_len > s.gas:
+                return False
+            return None
+        code_hash = s.digest
+    else:
+        code = s.words("code", s.memory, out_off, out_len)
+        if code[0] == 0xEF:
+            return False
+        code_hash = keccak(code)
+    if CODE_DEPOSIT * out_len > s.gas:
+        return False
+    s.gas -= CODE_DEPOSIT * out_len
+    key = account_key(s.st.frame.address)
+    entry = AccountEntry.decode(_leaf(s, key).leaf.payload)
+    s.mutable_journal().update(key, replace(entry, code_hash=code_hash).encode())
+    return True
+
+
 def _frame_return(s: _Step, success: bool, exceptional: bool, out_off: int, out_len: int) -> ExecState:
     """FRAME_RETURN: the end of a callee (STOP, RETURN, REVERT, exceptional halt) resumes its caller:
     proof `parent Frame` (hash = `frame.parent`) `++` on failure TxCtx, BlockAcc (the callee's
@@ -790,6 +1004,13 @@ def _frame_return(s: _Step, success: bool, exceptional: bool, out_off: int, out_
     if pf.hash() != fr.parent:
         raise ValueError("the suspended caller does not hash to the frame's parent")
     s.add("ParentFrame", pf.preimage(), Frame)
+    creates = fr.kind >= CREATE_KINDS[CREATE]
+    if creates and success:
+        deposited = _deposit(s, out_off if s.op == 0xF3 else 0, out_len if s.op == 0xF3 else 0)
+        if deposited is None:
+            return _open(s, out_off, out_len, PURPOSE_DEPOSIT)
+        if not deposited:
+            success, exceptional = False, True  # a refused deposit fails the frame as an exceptional halt
     if not success:
         s.add("TxCtx", s.tx.preimage(), TxCtx)
         s.add("BlockAcc", s.acc.preimage(), BlockAcc)
@@ -799,7 +1020,7 @@ def _frame_return(s: _Step, success: bool, exceptional: bool, out_off: int, out_
         if st.journal is not None:
             s.journal = st.snap_journal
         s.tx_bloom = st.snap_bloom
-    output = not exceptional and s.op in (0xF3, 0xFD)
+    output = not exceptional and s.op in (0xF3, 0xFD) and not (creates and success)  # a created code is no output
     memory = parent.memory
     n = min(fr.retLen, out_len) if output else 0
     if n:
@@ -813,7 +1034,8 @@ def _frame_return(s: _Step, success: bool, exceptional: bool, out_off: int, out_
         rdOff=out_off if output else 0, rdLen=out_len if output else 0,
     )  # fmt: skip
     return replace(
-        parent, ms=s.ms, frame=frame, tx=s.tx, acc=s.acc, stack=(*parent.stack, int(success)), memory=memory,
+        parent, ms=s.ms, frame=frame, tx=s.tx, acc=s.acc, memory=memory,
+        stack=(*parent.stack, int.from_bytes(fr.address, "big") if creates and success else int(success)),
         store=s.store, journal=s.journal, tx_bloom=s.tx_bloom, rd_source=s.memory if output else None,
         parents=st.parents[:-1], _cache={},
     )  # fmt: skip

@@ -2,7 +2,8 @@
 
 The hook is a subclass of the block state's computation class whose opcode table wraps
 every opcode: before an opcode of a followed frame runs (the top frame and, recursively, the
-callees of CALL, CALLCODE, DELEGATECALL and STATICCALL that have code) it records pc, gas,
+callees of CALL, CALLCODE, DELEGATECALL and STATICCALL that have code, and the initcode frames of
+CREATE and CREATE2, docs/fraud-proofs.md 21) it records pc, gas,
 stack, memory of that frame and of its suspended callers, the transaction's refund, logs and
 touched set (docs/fraud-proofs.md 12, 19).
 `ExecState`s are then built from those records and the transaction's context, and `check`
@@ -56,7 +57,16 @@ from l1.proofs.journal import (
     account_key,
 )
 from l1.proofs.mpt import account_path, slot_path
-from l1.proofs.steps import Chain, ExecState, Unsupported, step
+from l1.proofs.steps import (
+    MAX_DEPTH,
+    MAX_NONCE,
+    Chain,
+    ExecState,
+    Unsupported,
+    create_address,
+    create_cost,
+    step,
+)
 from l1.proofs.tx_steps import rlp_item
 from l1.proofs.world_state import commit_steps
 from l2.deposits import DEPOSIT_TX_TYPE, DepositTransaction
@@ -70,6 +80,8 @@ EMPTY_BLOOM_HASH = keccak(b"\x00" * 256)
 
 
 CALL_KINDS = {0xF1: 0, 0xF2: 1, 0xF4: 2, 0xFA: 3}  # call opcode -> Frame.kind (docs/fraud-proofs.md 1.4)
+CREATE_KINDS = {0xF0: 4, 0xF5: 5}  # CREATE, CREATE2 -> Frame.kind (docs/fraud-proofs.md 21)
+FRAME_OPS = {**CALL_KINDS, **CREATE_KINDS}  # the opcodes that may open a child frame
 RdView = tuple[bytes, int, int] | None  # a frame's return data: (the callee's final memory, offset, length)
 
 
@@ -97,7 +109,7 @@ class FrameRec:
     code: bytes
     depth: int
     code_address: bytes = b""  # whose account the call loaded (warm in the callee's snapshot)
-    kind: int = 0  # Frame.kind: 0 CALL, 1 CALLCODE, 2 DELEGATECALL, 3 STATICCALL
+    kind: int = 0  # Frame.kind: 0 CALL, 1 CALLCODE, 2 DELEGATECALL, 3 STATICCALL, 4 CREATE, 5 CREATE2
     in_off: int = 0
     in_size: int = 0
     out_off: int = 0
@@ -153,6 +165,29 @@ def _touch(op: int, stack: tuple[int, ...], address: bytes, static: bool = False
     return None
 
 
+def _create_key(computation: Any, op: int, stack: tuple[int, ...]) -> Key | None:
+    """The new account a CREATE / CREATE2 loads (docs/fraud-proofs.md 21): None when the step stops
+    before it (out of gas, initcode above the inline bound, a balance below the value, depth 1024, the
+    creator's nonce at 2^64-1), as steps._create decides from the same values. An initcode above
+    the inline bound is refused by name before the LOAD; its key is still loaded here so that the
+    states of the refused child frame are built as for any other frame."""
+    need = 3 if op == 0xF0 else 4
+    if len(stack) < need:
+        return None
+    items = list(reversed(stack[-need:]))
+    msg = computation.msg
+    cost, _ = create_cost(op, items, len(computation._memory._bytes) // 32)
+    if cost > computation._gas_meter.gas_remaining:
+        return None
+    state, creator = computation.state, bytes(msg.storage_address)
+    nonce = state.get_nonce(creator)
+    if state.get_balance(creator) < items[0] or msg.depth + 1 > MAX_DEPTH or nonce >= MAX_NONCE:
+        return None
+    memory = bytes(computation._memory._bytes)
+    initcode = memory[items[1] : items[1] + items[2]].ljust(items[2], b"\x00") if items[2] else b""
+    return ("a", create_address(creator, nonce, items[3] if op == 0xF5 else None, initcode))
+
+
 def _stack_of(computation: Any) -> tuple[int, ...]:
     return tuple(v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values)
 
@@ -202,9 +237,12 @@ class _Recorder:
                            bytes(msg.code), depth, bytes(msg.code_address))  # fmt: skip
             if depth:
                 op, args, snap, _ = self.pending[id(self.chain[depth - 1])]
-                k = len(args) - 4  # the input offset: after gas, address (and value)
-                rec = replace(rec, kind=CALL_KINDS[op], in_off=args[k], in_size=args[k + 1], out_off=args[k + 2],
-                              out_size=args[k + 3], call_snap=snap)  # fmt: skip
+                if op in CREATE_KINDS:  # an initcode frame: no calldata, no output area, at the new address
+                    rec = replace(rec, kind=CREATE_KINDS[op], code_address=rec.address, call_snap=snap)
+                else:
+                    k = len(args) - 4  # the input offset: after gas, address (and value)
+                    rec = replace(rec, kind=CALL_KINDS[op], in_off=args[k], in_size=args[k + 1],
+                                  out_off=args[k + 2], out_size=args[k + 3], call_snap=snap)  # fmt: skip
             self.recs[ident] = rec
         stack = _stack_of(computation)
         logs = tuple(
@@ -221,6 +259,8 @@ class _Recorder:
         code = bytes(msg.code)
         pc = self.next_pc.get(ident, 0)
         key = _touch(code[pc], stack, bytes(msg.storage_address), msg.is_static) if pc < len(code) else None
+        if pc < len(code) and code[pc] in CREATE_KINDS and not msg.is_static:
+            key = _create_key(computation, code[pc], stack)
         load = None
         if key is not None and key not in self.keys:
             self.keys.append(key)
@@ -241,7 +281,7 @@ class _Recorder:
 
     def before_call(self, computation: Any, op: int) -> int:
         """A call is about to run: its arguments for the callee's frame; returns the child count."""
-        args = _stack_of(computation)[::-1][: 7 if op in (0xF1, 0xF2) else 6]
+        args = _stack_of(computation)[::-1][: {0xF1: 7, 0xF2: 7, 0xF0: 3, 0xF5: 4}.get(op, 6)]
         self.pending[id(computation)] = (op, args, len(self.snaps) - 1, len(self.keys))
         return len(computation.children)
 
@@ -260,6 +300,8 @@ class _Recorder:
         end = self.ends.get(id(child))
         if end is None and child.output:  # a precompile (refused, PRECOMPILE_CALL) runs no opcode: its
             end = (bytes(child.output), 0, len(child.output))  # output as the view the states after it show
+        if child.msg.is_create and not child.is_error:
+            end = None  # a created code is no return data (py-evm's add_child_computation)
         self.rd[ident] = None if child.should_erase_return_data or end is None else end
 
 
@@ -275,10 +317,10 @@ def _traced_class(base: Any, recorder: _Recorder) -> type:
                 if len(args) == 2:
                     recorder.ends[id(computation)] = (bytes(computation._memory._bytes), args[0] if args[1] else 0,
                                                       args[1])  # fmt: skip
-            children = recorder.before_call(computation, op) if op in CALL_KINDS else 0
+            children = recorder.before_call(computation, op) if op in FRAME_OPS else 0
             fn(computation=computation)
             recorder.after(computation)
-            if op in CALL_KINDS:
+            if op in FRAME_OPS:
                 recorder.after_call(computation, children)
 
         return traced
@@ -513,6 +555,9 @@ def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, sp
             else:
                 call = recorder.snaps[rec.call_snap]
                 snap_journal = journal_at(call, True)
+                if rec.kind in CREATE_KINDS.values():  # the creator's nonce + 1 (py-evm before the snapshot)
+                    creator = AccountEntry.decode(snap_journal.get(account_key(rec.caller)).payload)
+                    snap_journal.update(creator.key, replace(creator, nonce=creator.nonce + 1).encode())
                 source = AccountEntry.decode(snap_journal.get(account_key(rec.code_address)).payload)
                 snap_journal.update(source.key, replace(source, flags=source.flags | FLAG_WARM).encode())
                 snap_len = buf_len_at(call)
@@ -558,6 +603,7 @@ def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, sp
             caller_memory = memory
         base = frames[-1]
         states.append(base)
+        base = _sponge_steps(base, states)
         if snap.load is not None:  # the LOAD step's post-state, then the opcode runs from it
             states.append(replace(base, journal=journal_at(snap, True), _cache={}))
     return Trace(
@@ -573,6 +619,26 @@ def trace_transaction(builder: BlockBuilder, raw: bytes | DepositTransaction, sp
         coinbase,
         base_fee,
     )
+
+
+def _sponge_steps(st: ExecState, states: list[ExecState]) -> ExecState:
+    """A CREATE / CREATE2 with an initcode, or the RETURN of an initcode frame with a code, above the
+    inline bound first hashes it by memory-sponge micro-steps at the same pc (docs/fraud-proofs.md
+    21.1): py-evm has no such states, they follow from `st` alone. Appends them; returns the last
+    (the finished sponge, from which the opcode, or its LOAD, runs)."""
+    code, pc = st.code.code, st.frame.pc
+    if pc >= len(code) or not (code[pc] in CREATE_KINDS or (code[pc] == 0xF3 and st.frame.kind >= 4)):
+        return st
+    while True:
+        try:
+            nxt, _ = step(st)
+        except Unsupported:
+            return st
+        grows = nxt.journal is not None and st.journal is not None and nxt.journal.count != st.journal.count
+        if nxt.sponge is None or nxt.ms.phase != EXEC or nxt.committed_frame() != st.committed_frame() or grows:
+            return st
+        states.append(nxt)
+        st = nxt
 
 
 def _block_store(builder: BlockBuilder) -> tuple[Buf, int]:

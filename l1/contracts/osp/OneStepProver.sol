@@ -40,6 +40,7 @@ contract OneStepProver is IOneStepProver {
     uint256 internal constant CODE_DEPTH = 11;
     uint256 internal constant MAX_MEM_WORDS = 1 << 20;
     uint256 internal constant INLINE = 544;
+    uint256 internal constant MS_PENDING = 261;
     uint256 internal constant EXEC = 5;
     uint256 internal constant TX_END = 6;
     uint256 internal constant COMMIT = 7;
@@ -168,6 +169,17 @@ contract OneStepProver is IOneStepProver {
         if (flags & 2 == 0) revert Unsupported(OpTable.name(s.op));
         s.pops = pops;
         _readStack(s, proof, need);
+        if (ms.rd32(MS_PENDING) != 0) {
+            // the memory sponge of a CREATE / deposit (ExecCall, docs/fraud-proofs.md 21.1)
+            (bool micro, bytes32 post, ExecBase.S memory next) = calls.pending(s, proof);
+            if (micro) return post;
+            s = next;
+        }
+        if (s.op == 0xf0 || s.op == 0xf5) {
+            // CREATE, CREATE2 (ExecCall, docs/fraud-proofs.md 21)
+            (bool halted, bytes32 post, ExecBase.S memory next) = calls.create(s, proof);
+            return halted ? _endTop(next, proof, false, true) : post;
+        }
         if (_isCall(s.op)) {
             // CALL: a value in a static frame halts before any gas; precompiles are not journalled
             if (s.op == 0xf1 && s.items[2] != 0 && s.fr.rd(Packed.F_STATIC, 1) != 0) return _endTop(s, proof, false, true);
