@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import subprocess
 import sys
@@ -29,11 +30,14 @@ def transfer(l2: Web3, user: LocalAccount, value: int) -> dict:
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 180.0) -> object:
-    """Poll `condition` until it is truthy (its value is returned); fail after `timeout` (a hang guard)."""
+    """Poll `condition` until it is truthy (its value is returned); fail after `timeout` (a hang
+    guard, not a speed limit), with every thread's stack printed: where a stuck part stands."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        if time.monotonic() > deadline:
+            faulthandler.dump_traceback(all_threads=True)
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
     return value
 
 

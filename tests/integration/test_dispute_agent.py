@@ -10,8 +10,7 @@ would; time moves with anvil's `evm_increaseTime`.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from l2.messages import BlockStart, Delayed, L2Tx, Message, message_root
 from l2.output_root import output_root_at
 from l2.replay import Replayer
 from l2.spec import devnet_spec
+from tests.integration.l2_users import wait_for
 from verifier.config import VerifierConfig
 from verifier.service import VerifierService
 
@@ -159,14 +159,6 @@ def env(anvil: Anvil, tmp_path: Path) -> Iterator[Env]:
     path = tmp_path / "deployment.json"
     deployment.save(path)
     yield Env(anvil, w3, deployment, path, tmp_path)  # a fresh rollup: its L2 starts from genesis
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def fees_paid(w3: Web3, address: str, first_block: int) -> int:

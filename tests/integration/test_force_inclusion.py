@@ -12,14 +12,13 @@ has no unsafe blocks to drop.
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +38,7 @@ from l2.spec import devnet_spec
 from l2.types import Head
 from sequencer.config import SequencerConfig
 from sequencer.embedded import EmbeddedSequencer
+from tests.integration.l2_users import wait_for
 from verifier.config import VerifierConfig
 from verifier.service import DivergenceLog, VerifierService
 
@@ -50,18 +50,6 @@ FORCER = Account.from_key(DEV_ACCOUNTS[8][1])  # anyone on L1
 RECIPIENT = "0x00000000000000000000000000000000000F0CE1"
 FORCE_DELAY = 40  # seconds of L1 time (moved with evm_increaseTime)
 FIRST, SECOND, THIRD = 5 * 10**17 + 3, 7 * 10**15 + 11, 13  # deposits, in wei
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 120.0) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            faulthandler.dump_traceback(all_threads=True)  # where a stuck part stands
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Net:

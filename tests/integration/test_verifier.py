@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,7 @@ from l2.rpc import JsonRpc
 from l2.spec import ChainSpec, devnet_spec
 from l2.transactions import decode_transaction
 from l2.types import BlockAttributes, Head, L1Origin
+from tests.integration.l2_users import wait_for
 from verifier.config import VerifierConfig
 from verifier.service import DivergenceLog, VerifierService
 
@@ -177,14 +178,6 @@ def verifier(standin: StandIn, tmp_path: Path) -> Iterator[VerifierService]:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def head_hash(chain: L2Chain) -> bytes:
